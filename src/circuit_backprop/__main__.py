@@ -1,0 +1,3 @@
+from circuit_backprop.cli import main
+
+main()

@@ -1,0 +1,370 @@
+"""The command line: thin glue from arguments to parse -> engine -> report.
+
+Input values are options named after the circuit's own inputs (`--x 3`), which no fixed option
+list can declare. `CircuitCommand.parse_args` therefore takes SOURCE and every `--NAME VALUE` out
+of the arguments itself, before Click sees them, and hands Click only the real options. That is
+also what makes negative numbers safe anywhere (`--y -4`, `--y=-1e-3`, a program `-x^2`): Click
+never gets the chance to read them as short options.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from typer.core import TyperCommand
+
+from circuit_backprop import __version__
+from circuit_backprop.errors import CircuitError, EvalError, SourceError, UsageError
+
+EXAMPLES = """\
+Examples:
+
+  circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
+  circuit backward circuits/staged.circ
+  circuit backward "q = x + 2*y; f = q*z" --x 3 --y -4 --z 19 --json
+  circuit backward circuits/staged.circ --set x=1 --precision 4
+  echo "f = sigmoid(w*x + b)" | circuit backward - --w 2 --x -1 --b -3
+"""
+
+SOURCE_HELP = (
+    "SOURCE is a file when it ends in .circ or is an existing path containing a path separator, "
+    "standard input when it is '-', and program text otherwise. Give input values as "
+    "--NAME VALUE or --NAME=VALUE, or --set NAME=VALUE for names that clash with an option."
+)
+
+app = typer.Typer(
+    name="circuit",
+    help="See a gradient flow through a computation, gate by gate.\n\n" + EXAMPLES,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["--help"]},
+)
+
+
+# --- arguments --------------------------------------------------------------------------------
+
+
+class CircuitCommand(TyperCommand):
+    """A command that takes SOURCE and `--NAME VALUE` pairs out of its arguments itself."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if param.param_type_name == "option":
+                for opt in param.opts + param.secondary_opts:
+                    takes_value[opt] = not (param.is_flag or param.count)
+        known: list[str] = []
+        positional: list[str] = []
+        values: list[tuple[str, str | None]] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                positional.extend(args[i + 1 :])
+                break
+            opt = arg.split("=", 1)[0] if arg.startswith("--") else arg
+            if opt in takes_value:
+                known.append(arg)
+                if takes_value[opt] and "=" not in arg and i + 1 < len(args):
+                    known.append(args[i + 1])
+                    i += 1
+            elif arg.startswith("--") and len(arg) > 2:
+                name, eq, value = arg[2:].partition("=")
+                if not eq:
+                    value = args[i + 1] if i + 1 < len(args) else None
+                    i += 1
+                values.append((name, value))
+            else:
+                positional.append(arg)
+            i += 1
+        ctx.meta["circuit.positional"] = positional
+        ctx.meta["circuit.values"] = values
+        ctx.meta["circuit.options"] = sorted(o for o in takes_value if o.startswith("--"))
+        return super().parse_args(ctx, known)
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        return ["SOURCE", "[--NAME VALUE]...", "[OPTIONS]"]
+
+
+@dataclass
+class Invocation:
+    """What the user asked for: the program text and the input values they gave."""
+
+    text: str
+    origin: str  # a file name, "<stdin>" or "<inline>"
+    values: dict[str, float]
+    path_like: bool
+
+
+def invocation(ctx: typer.Context, set_values: list[str]) -> Invocation:
+    positional: list[str] = ctx.meta.get("circuit.positional", [])
+    if not positional:
+        raise UsageError("missing SOURCE: a .circ file, '-' for standard input, or program text",
+                         [SOURCE_HELP])
+    if len(positional) > 1:
+        raise UsageError(
+            f"expected one SOURCE, got {len(positional)}: "
+            + ", ".join(repr(p) for p in positional),
+            ["quote a program that contains spaces; give input values as --NAME VALUE"],
+        )
+    text, origin, path_like = read_source(positional[0])
+    pairs = list(ctx.meta.get("circuit.values", []))
+    for item in set_values:
+        name, eq, value = item.partition("=")
+        if not eq or not name:
+            raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
+        pairs.append((name.strip(), value))
+    values = parse_values(pairs, ctx.meta.get("circuit.options", []))
+    return Invocation(text, origin, values, path_like)
+
+
+def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for name, raw in pairs:
+        if not name.isidentifier():
+            raise UsageError(f"no such option: --{name}", _option_hint(name, options))
+        if raw is None:
+            close = _option_hint(name, options)
+            raise UsageError(
+                f"--{name} needs a value" if not close else f"no such option: --{name}", close
+            )
+        if name in values:
+            raise UsageError(f"a value for '{name}' is given twice")
+        try:
+            value = float(raw)
+        except ValueError:
+            close = _option_hint(name, options)
+            if close:
+                raise UsageError(f"no such option: --{name}", close) from None
+            raise UsageError(f"the value for '{name}' is not a number: {raw!r}") from None
+        if not math.isfinite(value):
+            raise UsageError(f"the value for '{name}' must be a finite number, got {raw!r}")
+        values[name] = value
+    return values
+
+
+def _option_hint(name: str, options: list[str]) -> list[str]:
+    close = difflib.get_close_matches(f"--{name}", options, n=2, cutoff=0.7)
+    return [f"did you mean {' or '.join(close)}?"] if close else []
+
+
+def read_source(arg: str) -> tuple[str, str, bool]:
+    """Program text, where it came from, and whether SOURCE looked like a path."""
+    if arg == "-":
+        data = sys.stdin.buffer.read()
+        return _decode(data, "<stdin>"), "<stdin>", False
+    has_separator = "/" in arg or os.sep in arg
+    if arg.endswith(".circ") or (has_separator and os.path.exists(arg)):
+        path = Path(arg)
+        if path.is_dir():
+            raise UsageError(f"{arg} is a directory, not a circuit file")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise UsageError(f"no such file: {arg}") from None
+        except OSError as e:
+            raise UsageError(f"cannot read {arg}: {e.strerror or e}") from None
+        return _decode(data, arg), arg, True
+    return arg, "<inline>", has_separator
+
+
+def _decode(data: bytes, origin: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{origin} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})")
+    return text.removeprefix("\ufeff")
+
+
+def resolve_inputs(graph, given: dict[str, float]) -> dict[str, float]:  # noqa: ANN001
+    """Command-line values over the program's defaults; every input needs one."""
+    unknown = [name for name in given if name not in graph.inputs]
+    if unknown:
+        inputs = ", ".join(graph.inputs) or "none"
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, list(graph.inputs), n=1)
+            if close:
+                hints.append(f"--{name}: did you mean --{close[0]}?")
+        raise UsageError(
+            f"unknown input{'s' if len(unknown) > 1 else ''} "
+            + ", ".join(f"'{n}'" for n in unknown)
+            + f"; this circuit's inputs are: {inputs}",
+            hints,
+        )
+    values = {**graph.defaults, **given}
+    missing = [name for name in graph.inputs if name not in values]
+    if missing:
+        raise UsageError(
+            "missing value for input" + ("s " if len(missing) > 1 else " ")
+            + ", ".join(f"'{n}'" for n in missing),
+            ["give " + " ".join(f"--{n} VALUE" for n in missing)
+             + ", or a default in the program: input NAME = VALUE"],
+        )
+    return {name: values[name] for name in graph.inputs}
+
+
+# --- output -----------------------------------------------------------------------------------
+
+
+def stdout_console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=140)
+    return console
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def print_error(err: CircuitError, origin: str = "") -> None:
+    console = stderr_console()
+    console.print(f"[bold red]error:[/] {_escape(err.message)}")
+    if isinstance(err, SourceError) and err.position is not None:
+        pos = err.position
+        where = f"{origin}:" if origin and origin != "<inline>" else ""
+        console.print(f"  --> {_escape(where)}{pos.line}:{pos.column}")
+        gutter = str(pos.line)
+        line_text = pos.line_text.expandtabs(1)
+        if len(line_text) > 200:  # keep a huge one-line program to one short screen
+            lo = max(0, pos.column - 100)
+            line_text = line_text[lo : lo + 200]
+            caret_at = pos.column - lo
+        else:
+            caret_at = pos.column
+        console.print(f"  {gutter} | {_escape(line_text)}", soft_wrap=True)
+        console.print(f"  {' ' * len(gutter)} | {' ' * (caret_at - 1)}[bold red]^[/]")
+    if isinstance(err, EvalError):
+        f = err.failure
+        where = f"{origin}:" if origin and origin != "<inline>" else "line "
+        sep = ":" if where.endswith(":") else ", column "
+        console.print(f"  in gate {_escape(f.label)}: {_escape(f.source)}  "
+                      f"({_escape(where)}{f.line}{sep}{f.column})")
+        if f.inputs:
+            values = ", ".join(f"{_escape(label)} = {value!r}" for label, value in f.inputs)
+            console.print(f"  its inputs: {values}")
+    for detail in err.details:
+        console.print(f"  {_escape(detail)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (schema 1).")]
+PrecisionOption = Annotated[
+    int, typer.Option("--precision", min=1, max=17, help="Significant digits in tables.")
+]
+SetOption = Annotated[
+    list[str],
+    typer.Option("--set", metavar="NAME=VALUE", help="An input value (repeatable)."),
+]
+COMMAND_SETTINGS = {"help_option_names": ["--help"]}
+
+
+def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
+         precision: int) -> None:
+    from circuit_backprop import engine, report
+    from circuit_backprop.parse import parse
+
+    origin = ""
+    try:
+        inv = invocation(ctx, set_values or [])
+        origin = inv.origin
+        try:
+            graph = parse(inv.text)
+        except SourceError as err:
+            if inv.path_like and inv.origin == "<inline>":
+                err.details.append(
+                    "SOURCE was read as program text: no file of that name exists"
+                )
+            raise
+        inputs = resolve_inputs(graph, inv.values)
+        trace = engine.run(graph, inputs, gradients=gradients)
+    except CircuitError as err:
+        print_error(err, origin)
+        raise typer.Exit(err.exit_code) from None
+    if as_json:
+        sys.stdout.write(report.dumps(report.to_json(trace, inputs)) + "\n")
+        return
+    console = stdout_console()
+    if gradients:
+        report.print_backward(console, trace, precision)
+    else:
+        report.print_eval(console, trace, precision)
+
+
+@app.command("eval", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def eval_command(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    precision: PrecisionOption = 6,
+    set_values: SetOption = None,  # type: ignore[assignment]
+) -> None:
+    """Run the forward pass: every gate's value, left to right, then the output.
+
+    Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
+    """
+    _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision)
+
+
+@app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def backward_command(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    precision: PrecisionOption = 6,
+    set_values: SetOption = None,  # type: ignore[assignment]
+) -> None:
+    """Run the forward and the backward pass: every gate's local gradient, upstream gradient and
+    what it sends down each input wire, then ∂f/∂ every input and named gate.
+
+    Example: circuit backward circuits/staged.circ --json
+    """
+    _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"circuit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """See a gradient flow through a computation, gate by gate."""
+
+
+def main() -> None:
+    """Console entry point: never show a traceback for a user's mistake."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except RecursionError:
+        print("error: internal recursion limit hit; please report this circuit", file=sys.stderr)
+        sys.exit(70)

@@ -1,0 +1,189 @@
+"""The staged engine: a forward pass in topological order, a backward pass in reverse.
+
+Forward (left to right in a circuit diagram): each gate's value from its inputs' values.
+Backward (right to left): each gate receives its upstream gradient ∂f/∂gate, computes its local
+gradient ∂gate/∂input for each input wire, and sends upstream × local down that wire. Where a
+wire forks (a node feeds several gates), the gradients coming back add up.
+
+Node ids are a topological order (see graph.py), so both passes are plain loops: nothing here
+recurses. The engine prints nothing; it returns a `Trace` that the tables and the JSON both read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from circuit_backprop.errors import EvalError, GateFailure
+from circuit_backprop.graph import Graph
+from circuit_backprop.ops import CONST, INPUT, OPS
+
+_MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
+
+
+@dataclass
+class Trace:
+    """Everything one run computed, per node (lists are indexed by node id)."""
+
+    graph: Graph
+    values: list[float]
+    depends: list[bool]  # does the node depend on some input? Only such wires carry gradient.
+    grads: list[float] | None = None  # ∂output/∂node; None after a forward pass only
+    local: list[tuple[float | None, ...] | None] = field(default_factory=list)
+    # local[node][k] = ∂node/∂(its k-th input); None where the wire carries no gradient
+
+    @property
+    def output_value(self) -> float:
+        return self.values[self.graph.output]
+
+    def upstream(self, node: int) -> float:
+        """∂f/∂node: the gradient arriving at the node's output from the right."""
+        assert self.grads is not None
+        return self.grads[node]
+
+    def downstream(self, node: int) -> tuple[float | None, ...]:
+        """What the node sends down each input wire: upstream × local."""
+        local = self.local[node] if self.local else None
+        if local is None:
+            return tuple(None for _ in self.graph.args[node])
+        up = self.upstream(node)
+        return tuple(None if d is None else up * d for d in local)
+
+    def kink(self, node: int) -> str | None:
+        """A note when the gate sits at a point where it is not differentiable."""
+        op = OPS.get(self.graph.ops[node])
+        if op is None or op.kink is None:
+            return None
+        return op.kink(*(self.values[i] for i in self.graph.args[node]))
+
+    def contributions(self, nodes: set[int]) -> dict[int, list[tuple[int, float]]]:
+        """For each node in `nodes`: (consumer gate, gradient it sent back), in gate order.
+
+        Their sum is the node's gradient: this is where gradients add at a fork.
+        """
+        found: dict[int, list[tuple[int, float]]] = {n: [] for n in nodes}
+        for gate, args in enumerate(self.graph.args):
+            if not args or self.local[gate] is None:
+                continue
+            for i, d in zip(args, self.downstream(gate), strict=True):
+                if i in found and d is not None:
+                    found[i].append((gate, d))
+        return found
+
+
+def forward(graph: Graph, inputs: dict[str, float]) -> Trace:
+    """Compute every node's value, in id (= topological) order."""
+    n = len(graph)
+    values = [0.0] * n
+    depends = [False] * n
+    ops, args, consts = graph.ops, graph.args, graph.consts
+    input_of = {node: name for name, node in graph.inputs.items()}
+    for node in range(n):
+        kind = ops[node]
+        if kind == INPUT:
+            values[node] = float(inputs[input_of[node]])
+            depends[node] = True
+            continue
+        if kind == CONST:
+            values[node] = consts[node]
+            continue
+        node_args = args[node]
+        xs = [values[i] for i in node_args]
+        op = OPS[kind]
+        try:
+            value = op.value(*xs)
+        except _MATH_ERRORS as exc:
+            raise _value_error(graph, node, xs, exc) from None
+        if not math.isfinite(value):
+            raise _value_error(graph, node, xs, None)
+        values[node] = value
+        depends[node] = any(depends[i] for i in node_args)
+    return Trace(graph, values, depends)
+
+
+def backward(trace: Trace) -> Trace:
+    """Fill in ∂output/∂node for every node, and each gate's local gradients, in reverse order."""
+    graph, values, depends = trace.graph, trace.values, trace.depends
+    n = len(graph)
+    grads = [0.0] * n
+    local: list[tuple[float | None, ...] | None] = [None] * n
+    reaches = _reaches_output(graph)
+    grads[graph.output] = 1.0
+    ops, args = graph.ops, graph.args
+    for node in range(n - 1, -1, -1):
+        node_args = args[node]
+        if not node_args or not depends[node]:
+            continue
+        op = OPS[ops[node]]
+        xs = [values[i] for i in node_args]
+        out = values[node]
+        up = grads[node]
+        row: list[float | None] = []
+        for k, i in enumerate(node_args):
+            if not depends[i]:
+                row.append(None)  # a constant wire: no gradient flows into it
+                continue
+            try:
+                d = op.partials[k](*xs, out)
+                if not math.isfinite(d):
+                    raise ValueError("the local gradient is not finite")
+            except _MATH_ERRORS as exc:
+                if reaches[node]:
+                    raise _gradient_error(graph, node, k, xs, exc) from None
+                row.append(None)  # a dead gate's gradient is never needed
+                continue
+            row.append(d)
+            grads[i] += up * d
+        local[node] = tuple(row)
+    trace.grads = grads
+    trace.local = local
+    return trace
+
+
+def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
+    trace = forward(graph, inputs)
+    return backward(trace) if gradients else trace
+
+
+def _reaches_output(graph: Graph) -> list[bool]:
+    reaches = [False] * len(graph)
+    reaches[graph.output] = True
+    args = graph.args
+    for node in range(graph.output, -1, -1):
+        if reaches[node]:
+            for i in args[node]:
+                reaches[i] = True
+    return reaches
+
+
+def _failure(graph: Graph, node: int, xs: list[float]) -> GateFailure:
+    line, column = graph.position(node)
+    inputs = [(graph.label(i) if graph.names[i] else graph.source(i, 30), v)
+              for i, v in zip(graph.args[node], xs, strict=True)]
+    return GateFailure(node, graph.label(node), graph.source(node), line, column, inputs)
+
+
+def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None) -> EvalError:
+    op = OPS[graph.ops[node]]
+    reason = op.domain(*xs) if op.domain else None
+    if reason is None:
+        if isinstance(exc, ZeroDivisionError):
+            reason = "division by zero"
+        elif isinstance(exc, OverflowError) or exc is None:
+            reason = "overflow: the result is too large for float64"
+        else:
+            reason = f"{op.name} is not defined here"
+    return EvalError(f"{op.name} gate: {reason}", _failure(graph, node, xs))
+
+
+def _gradient_error(
+    graph: Graph, node: int, k: int, xs: list[float], exc: Exception
+) -> EvalError:
+    op = OPS[graph.ops[node]]
+    reason = str(exc) if isinstance(exc, ValueError) and str(exc) != "math domain error" else (
+        "the local gradient is not finite"
+    )
+    wire = graph.label(graph.args[node][k]) if graph.names[graph.args[node][k]] else f"input {k+1}"
+    return EvalError(
+        f"{op.name} gate: no gradient with respect to {wire}: {reason}", _failure(graph, node, xs)
+    )

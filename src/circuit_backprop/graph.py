@@ -1,0 +1,75 @@
+"""The gate graph: one node per input, constant and gate, stored as parallel lists.
+
+Node ids are assigned as the parser reduces, so every node's inputs have smaller ids than the
+node itself: id order *is* a topological order, and the engine can simply loop over it. The lists
+(rather than one object per node) keep million-gate circuits cheap to build and to walk.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from circuit_backprop.ops import CONST, INPUT
+
+SOURCE_LIMIT = 80  # a gate's source text is shortened to this many characters in reports
+
+
+@dataclass
+class Graph:
+    text: str  # the program source
+    ops: list[str] = field(default_factory=list)  # "input", "const" or an op name from OPS
+    args: list[tuple[int, ...]] = field(default_factory=list)  # input node ids of each node
+    names: list[str | None] = field(default_factory=list)  # statement or input name
+    consts: dict[int, float] = field(default_factory=dict)  # value of each constant node
+    starts: list[int] = field(default_factory=list)  # source span of each node: [start, end)
+    ends: list[int] = field(default_factory=list)
+    inputs: dict[str, int] = field(default_factory=dict)  # input name -> node, in first-use order
+    defaults: dict[str, float] = field(default_factory=dict)  # input name -> default value
+    output: int = -1
+    _line_starts: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def add_node(self, op: str, args: tuple[int, ...], start: int, end: int) -> int:
+        self.ops.append(op)
+        self.args.append(args)
+        self.names.append(None)
+        self.starts.append(start)
+        self.ends.append(end)
+        return len(self.ops) - 1
+
+    def is_gate(self, node: int) -> bool:
+        return self.ops[node] not in (INPUT, CONST)
+
+    def source(self, node: int, limit: int = SOURCE_LIMIT) -> str:
+        """The node's own source text on one line, shortened to `limit` characters."""
+        start, end = self.starts[node], self.ends[node]
+        text = self.text[start : min(end, start + 4 * limit)]
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def label(self, node: int) -> str:
+        """How a node is called in tables: its name, or its number."""
+        name = self.names[node]
+        return name if name is not None else f"#{node}"
+
+    def position(self, node: int) -> tuple[int, int]:
+        """1-based line and column where the node's source text starts."""
+        return self.line_column(self.starts[node])
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        if self._line_starts is None:
+            starts = [0]
+            find = self.text.find
+            i = find("\n")
+            while i != -1:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._line_starts = starts
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    def named_nodes(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names) if name is not None}

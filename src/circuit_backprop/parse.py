@@ -1,0 +1,399 @@
+"""Source text -> gate graph.
+
+The grammar lives in grammar.lark. Lark's LALR parser calls the `_Builder` methods below as it
+reduces each rule (an "inline transformer", as in Lark's examples/calc.py), and the builder adds
+nodes to the graph directly: no parse tree is built and nothing here recurses, so a 100,000-deep
+expression parses like a flat one.
+
+Every expression callback returns a `Ref`: the node id and the span of text *at this use* (a
+named gate used in a later statement keeps its own span; the use has another).
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import cache
+from importlib import resources
+from typing import NamedTuple
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from circuit_backprop.errors import SourceError, SourcePosition
+from circuit_backprop.graph import Graph
+from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
+
+RESERVED = ("input", "output", "def")
+OUTPUT_NAMES = ("f", "out", "output_")  # names tried, in order, for a bare output expression
+
+
+class Ref(NamedTuple):
+    node: int
+    start: int
+    end: int
+
+
+class _Statement(NamedTuple):
+    kind: str  # "assign", "input", "output", "bare", "def"
+    start: int
+    ref: Ref | None = None
+    name: str | None = None
+
+
+@v_args(inline=True)
+class _Builder(Transformer):
+    """Lark callbacks, one per grammar rule alias. State is reset by `reset` before each parse."""
+
+    def reset(self, text: str) -> None:
+        self.graph = Graph(text)
+        self.assigned: dict[str, int] = {}  # name -> offset of the statement that assigns it
+        self.named: dict[str, int] = {}  # name -> the gate a statement assigns it to
+        self.refs: dict[str, int] = {}  # names resolved to inputs or constants -> node
+        self.first_use: dict[str, int] = {}  # offset where an input/constant name is first used
+        self.declared: dict[str, int] = {}  # input name -> offset of its `input` statement
+        self.statements: list[_Statement] = []
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def error(self, message: str, offset: int, details: list[str] | None = None) -> SourceError:
+        return SourceError(message, position_at(self.graph.text, offset), details)
+
+    def line_of(self, offset: int) -> int:
+        return self.graph.line_column(offset)[0]
+
+    # --- expressions --------------------------------------------------------------------------
+
+    def number(self, tok: Token) -> Ref:
+        g = self.graph
+        node = g.add_node(CONST, (), tok.start_pos, tok.end_pos)
+        g.consts[node] = float(tok)
+        return Ref(node, tok.start_pos, tok.end_pos)
+
+    def check_not_reserved(self, tok: Token) -> None:
+        if tok in RESERVED:
+            raise self.error(f"'{tok}' is a reserved word and cannot be used as a name", tok.start_pos)
+
+    def name(self, tok: Token) -> Ref:
+        self.check_not_reserved(tok)
+        name = str(tok)
+        start, end = tok.start_pos, tok.end_pos
+        g = self.graph
+        node = self.named.get(name)
+        if node is None:
+            node = self.refs.get(name)
+        if node is None:  # first use of a name that no earlier statement assigns
+            if name in CONSTANTS and name not in self.declared:
+                node = g.add_node(CONST, (), start, end)
+                g.consts[node] = CONSTANTS[name]
+            else:
+                node = g.add_node(INPUT, (), start, end)
+                g.inputs[name] = node
+            g.names[node] = name
+            self.refs[name] = node
+            self.first_use[name] = start
+        return Ref(node, start, end)
+
+    def _gate(self, op: str, refs: tuple[Ref, ...], start: int, end: int) -> Ref:
+        node = self.graph.add_node(op, tuple(r.node for r in refs), start, end)
+        return Ref(node, start, end)
+
+    def add(self, a: Ref, b: Ref) -> Ref:
+        return self._gate("add", (a, b), a.start, b.end)
+
+    def sub(self, a: Ref, b: Ref) -> Ref:
+        return self._gate("sub", (a, b), a.start, b.end)
+
+    def mul(self, a: Ref, b: Ref) -> Ref:
+        return self._gate("mul", (a, b), a.start, b.end)
+
+    def div(self, a: Ref, b: Ref) -> Ref:
+        return self._gate("div", (a, b), a.start, b.end)
+
+    def pow(self, a: Ref, _op: Token, b: Ref) -> Ref:
+        return self._gate("pow", (a, b), a.start, b.end)
+
+    def neg(self, sign: Token, a: Ref) -> Ref:
+        return self._gate("neg", (a,), sign.start_pos, a.end)
+
+    def pos(self, sign: Token, a: Ref) -> Ref:
+        return Ref(a.node, sign.start_pos, a.end)  # unary plus is no gate
+
+    def paren(self, lpar: Token, a: Ref, rpar: Token) -> Ref:
+        g = self.graph
+        if g.names[a.node] is None and g.ops[a.node] != INPUT:
+            # the parenthesised text belongs to the gate it encloses: "(x + y)"
+            g.starts[a.node], g.ends[a.node] = lpar.start_pos, rpar.end_pos
+        return Ref(a.node, lpar.start_pos, rpar.end_pos)
+
+    def args(self, *refs: Ref) -> list[Ref]:
+        return list(refs)
+
+    def call(self, fname: Token, args: list[Ref] | None, rpar: Token) -> Ref:
+        self.check_not_reserved(fname)
+        name = str(fname)
+        args = args or []
+        op = FUNCTIONS.get(name)
+        if op is None:
+            raise self.error(f"unknown function '{name}'", fname.start_pos, _suggest(name))
+        if len(args) != op.arity:
+            plural = "s" if op.arity != 1 else ""
+            raise self.error(
+                f"{name}() takes {op.arity} argument{plural}, got {len(args)}",
+                fname.start_pos,
+                [f"usage: {op.text.format(a='a', b='b')}"],
+            )
+        return self._gate(op.name, tuple(args), fname.start_pos, rpar.end_pos)
+
+    # --- statements ---------------------------------------------------------------------------
+
+    def assign(self, name_tok: Token, ref: Ref) -> None:
+        self.check_not_reserved(name_tok)
+        name, start = str(name_tok), name_tok.start_pos
+        self.check_assignable(name, start)
+        g = self.graph
+        node = ref.node
+        if g.names[node] is not None or g.ops[node] == INPUT:
+            # `q = x`: a second name for an existing wire is an identity gate
+            node = g.add_node("id", (node,), ref.start, ref.end)
+        g.names[node] = name
+        self.assigned[name] = start
+        self.named[name] = node
+        self.statements.append(_Statement("assign", start, Ref(node, ref.start, ref.end), name))
+
+    def check_assignable(self, name: str, start: int) -> None:
+        line = self.line_of(start)
+        if name in self.assigned:
+            first = self.line_of(self.assigned[name])
+            raise self.error(
+                f"'{name}' is assigned twice: on line {first} and on line {line}",
+                start,
+                ["a circuit is wires, not variables: give the second gate another name"],
+            )
+        if name in self.declared:
+            first = self.line_of(self.declared[name])
+            raise self.error(
+                f"'{name}' is declared as an input on line {first} and assigned on line {line}",
+                start,
+            )
+        if name in self.first_use:
+            first = self.line_of(self.first_use[name])
+            raise self.error(
+                f"'{name}' is used on line {first} before it is assigned on line {line}",
+                self.first_use[name],
+                ["move the statement that assigns it before its first use"],
+            )
+
+    def input_decl(self, kw: Token, name_tok: Token, default: float | None = None) -> None:
+        self.check_not_reserved(name_tok)
+        name, start = str(name_tok), name_tok.start_pos
+        g = self.graph
+        if name in self.declared:
+            first = self.line_of(self.declared[name])
+            raise self.error(
+                f"input '{name}' is declared twice: on line {first} and on line "
+                f"{self.line_of(start)}",
+                start,
+            )
+        if name in self.assigned:
+            raise self.error(
+                f"'{name}' is assigned on line {self.line_of(self.assigned[name])} and cannot "
+                f"also be an input",
+                start,
+            )
+        node = self.refs.get(name)
+        if node is None:
+            node = g.add_node(INPUT, (), start, name_tok.end_pos)
+            g.names[node] = name
+            self.refs[name] = node
+        elif g.ops[node] == CONST:  # `input e` shadows the constant e, even after its use
+            g.ops[node] = INPUT
+            del g.consts[node]
+        g.inputs[name] = node
+        if default is not None:
+            g.defaults[name] = default
+        self.declared[name] = start
+        self.statements.append(_Statement("input", start, Ref(node, start, start), name))
+
+    def signed_number(self, *toks: Token) -> float:
+        value = float(toks[-1])
+        return -value if len(toks) == 2 and toks[0] == "-" else value
+
+    def output_decl(self, kw: Token, name_tok: Token) -> None:
+        self.check_not_reserved(name_tok)
+        self.statements.append(_Statement("output", name_tok.start_pos, None, str(name_tok)))
+
+    def bare(self, ref: Ref) -> None:
+        self.statements.append(_Statement("bare", ref.start, ref))
+
+    def def_stmt(self, kw: Token, name_tok: Token, *rest: object) -> None:
+        raise self.error("composite gates (def) are not supported yet", kw.start_pos)
+
+    def params(self, *names: Token) -> list[Token]:
+        return list(names)
+
+    def start(self, *children: object) -> Graph:
+        return self.finish()
+
+    # --- the end of the program -----------------------------------------------------------------
+
+    def finish(self) -> Graph:
+        g = self.graph
+        if not self.statements:
+            raise SourceError("the program is empty: write at least one statement, e.g. f = x * y")
+        outputs = [s for s in self.statements if s.kind == "output"]
+        if len(outputs) > 1:
+            raise self.error(
+                f"more than one output statement (lines {self.line_of(outputs[0].start)} and "
+                f"{self.line_of(outputs[1].start)})",
+                outputs[1].start,
+            )
+        for s in self.statements[:-1]:
+            if s.kind == "bare" and not (outputs and self.statements[-1] is outputs[0]):
+                raise self.error(
+                    "an unnamed expression can only be the last statement",
+                    s.start,
+                    ["name it (NAME = ...) or move it to the end"],
+                )
+        if outputs:
+            g.output = self.resolve_output(outputs[0])
+            bares = [s for s in self.statements if s.kind == "bare"]
+            if bares:
+                raise self.error(
+                    "an unnamed expression cannot stand beside an output statement",
+                    bares[0].start,
+                    ["name it (NAME = ...)"],
+                )
+        else:
+            last = self.statements[-1]
+            g.output = self.name_bare_output(last) if last.kind == "bare" else last.ref.node
+        return g
+
+    def resolve_output(self, stmt: _Statement) -> int:
+        name = stmt.name
+        node = self.named.get(name, self.refs.get(name))
+        if node is None:
+            known = sorted(set(self.assigned) | set(self.graph.inputs))
+            raise self.error(
+                f"output '{name}' is not a name in this circuit",
+                stmt.start,
+                _suggest(name, known) or [f"names: {', '.join(known)}"],
+            )
+        return node
+
+    def name_bare_output(self, stmt: _Statement) -> int:
+        """Name the final bare expression: `f`, or the first of OUTPUT_NAMES not taken."""
+        g = self.graph
+        taken = set(self.assigned) | set(self.refs)
+        name = next((n for n in OUTPUT_NAMES if n not in taken), None)
+        k = 1
+        while name is None:
+            name = f"f{k}" if f"f{k}" not in taken else None
+            k += 1
+        node = stmt.ref.node
+        if g.names[node] is not None or g.ops[node] == INPUT:
+            node = g.add_node("id", (node,), stmt.ref.start, stmt.ref.end)
+        g.names[node] = name
+        return node
+
+
+def _suggest(word: str, choices: list[str] | None = None) -> list[str]:
+    choices = list(FUNCTIONS) if choices is None else choices
+    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    return [f"did you mean: {', '.join(close)}?"] if close else []
+
+
+def position_at(text: str, offset: int) -> SourcePosition:
+    line = text.count("\n", 0, offset) + 1
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_text = text[line_start : line_end if line_end != -1 else len(text)].rstrip("\r")
+    return SourcePosition(line, offset - line_start + 1, line_text)
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+_BUILDER = _Builder()
+
+TOKEN_NAMES = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "POW": "'^'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "EQUAL": "'='",
+    "COMMA": "','",
+    "SEMICOLON": "';'",
+    "_NL": "a new line",
+    "$END": "the end of the program",
+    "INPUT": "'input'",
+    "OUTPUT": "'output'",
+    "DEF": "'def'",
+}
+
+
+@cache
+def _parser() -> Lark:
+    grammar = resources.files("circuit_backprop").joinpath("grammar.lark").read_text("utf-8")
+    return Lark(grammar, parser="lalr", transformer=_BUILDER, maybe_placeholders=True)
+
+
+def parse(text: str) -> Graph:
+    """Parse program text into a gate graph; raise SourceError with line:column on bad input."""
+    parser = _parser()
+    _BUILDER.reset(text)
+    try:
+        return parser.parse(text)
+    except UnexpectedInput as e:
+        raise _syntax_error(text, e) from None
+    finally:
+        _BUILDER.reset("")
+
+
+def _syntax_error(text: str, e: UnexpectedInput) -> SourceError:
+    offset = getattr(e, "pos_in_stream", None)
+    if isinstance(e, UnexpectedToken) and e.token.type != "$END":
+        offset = e.token.start_pos
+    if offset is None or isinstance(e, UnexpectedEOF) or (
+        isinstance(e, UnexpectedToken) and e.token.type == "$END"
+    ):
+        offset = len(text.rstrip())
+    expected = sorted({TOKEN_NAMES.get(t, t) for t in getattr(e, "expected", None) or ()})
+    keyword = _keyword_before(text, offset)
+    if isinstance(e, UnexpectedToken) and e.token.type in ("INPUT", "OUTPUT", "DEF"):
+        message = f"'{e.token}' is a reserved word and cannot be used as a name"
+        expected = []
+    elif keyword and isinstance(e, UnexpectedToken) and e.token.type != "NAME":
+        offset = text.rfind(keyword, 0, offset)
+        message = f"'{keyword}' is a reserved word and cannot be used as a name"
+        expected = []
+    elif isinstance(e, UnexpectedCharacters):
+        message = f"unexpected character {text[offset]!r}"
+        expected = sorted({TOKEN_NAMES.get(t, t) for t in e.allowed or ()})
+    elif isinstance(e, UnexpectedToken) and e.token.type != "$END":
+        message = f"unexpected {_describe(e.token)}"
+    else:
+        message = "unexpected end of the program"
+    details = [f"expected {_join_or(expected)}"] if expected else []
+    return SourceError(f"syntax error: {message}", position_at(text, offset), details)
+
+
+def _keyword_before(text: str, offset: int) -> str | None:
+    """The reserved word just before `offset`, if any: `input = 3` fails at '=', not 'input'."""
+    words = text[max(0, offset - 20) : offset].split()
+    return words[-1] if words and words[-1] in RESERVED else None
+
+
+def _describe(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type in ("NAME", "NUMBER"):
+        return f"{tok.type.lower()} '{tok}'"
+    return repr(str(tok))
+
+
+def _join_or(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]

@@ -1,0 +1,259 @@
+"""What the user sees: Rich tables for people, one JSON object for scripts.
+
+Both read the engine's `Trace`; nothing here computes a value or a gradient, it only shows them.
+cs231n draws forward values in green and gradients in red: the tables do the same on a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from circuit_backprop.engine import Trace
+from circuit_backprop.graph import Graph
+from circuit_backprop.ops import CONST, INPUT, OPS
+
+VALUE_STYLE = "green"
+GRAD_STYLE = "red"
+SCHEMA = 1
+
+
+def fmt(value: float | None, precision: int = 6) -> str:
+    """A number with `precision` significant digits; -0 shows as 0."""
+    if value is None:
+        return "—"
+    if value == 0:
+        value = 0.0
+    return f"{value:.{precision}g}"
+
+
+def fmt_term(value: float, precision: int) -> str:
+    """A number as a term in a sum: negatives in parentheses, as in 1.5 + (-0.25)."""
+    text = fmt(value, precision)
+    return f"({text})" if text.startswith("-") else text
+
+
+def wire_label(graph: Graph, node: int, limit: int = 14) -> str:
+    """How an input wire is named in a formula: its name, or its short source, or #id."""
+    if graph.names[node] is not None:
+        return graph.names[node]
+    if graph.ops[node] == CONST:
+        return graph.source(node, limit)
+    text = graph.source(node, limit)
+    if len(text) >= limit or text.endswith("…"):
+        return f"#{node}"
+    simple = text.replace(".", "").replace("_", "").isalnum() or (
+        text.startswith("(") and text.endswith(")")
+    )
+    return text if simple else f"({text})"
+
+
+def symbol(graph: Graph, node: int) -> str:
+    kind = graph.ops[node]
+    return kind if kind in (INPUT, CONST) else OPS[kind].symbol
+
+
+def local_formula(graph: Graph, node: int, k: int) -> str:
+    """The k-th local gradient's formula, written with the gate's own input wires."""
+    op = OPS[graph.ops[node]]
+    labels = [wire_label(graph, i) for i in graph.args[node]]
+    names = dict(zip("ab", labels, strict=False))
+    return op.formulas[k].format(**names)
+
+
+def _styled(text: str, style: str) -> Text:
+    return Text(text, style=style)
+
+
+def forward_table(trace: Trace, precision: int) -> Table:
+    graph = trace.graph
+    table = Table(title="Forward pass (left to right)", title_justify="left")
+    for header, justify in (("#", "right"), ("gate", "left"), ("op", "center"),
+                            ("source", "left"), ("inputs", "left"), ("value", "right")):
+        table.add_column(header, justify=justify)
+    notes = _notes(trace)
+    if notes:
+        table.add_column("note")
+    for node in range(len(graph)):
+        row = [
+            str(node),
+            graph.label(node),
+            symbol(graph, node),
+            graph.source(node, 40),
+            ", ".join(wire_label(graph, i) for i in graph.args[node]),
+            _styled(fmt(trace.values[node], precision), VALUE_STYLE),
+        ]
+        if notes:
+            row.append(notes.get(node, ""))
+        table.add_row(*row, style="bold" if node == graph.output else None)
+    return table
+
+
+def backward_table(trace: Trace, precision: int) -> Table:
+    """One row per gate, output first: upstream × local = downstream, for each input wire."""
+    graph = trace.graph
+    fname = graph.label(graph.output)
+    table = Table(
+        title=f"Backward pass (right to left): ∂{fname}/∂gate × local = downstream",
+        title_justify="left",
+    )
+    for header, justify in (("#", "right"), ("gate", "left"), ("op", "center"),
+                            ("value", "right"), (f"upstream ∂{fname}/∂gate", "right"),
+                            ("input", "left"), ("local gradient", "left"),
+                            ("downstream", "right")):
+        table.add_column(header, justify=justify)
+    notes = _notes(trace)
+    if notes:
+        table.add_column("note")
+    for node in range(len(graph) - 1, -1, -1):
+        args = graph.args[node]
+        local = trace.local[node] or tuple(None for _ in args)
+        down = trace.downstream(node)
+        row = [
+            str(node),
+            graph.label(node),
+            symbol(graph, node),
+            _styled(fmt(trace.values[node], precision), VALUE_STYLE),
+            _styled(fmt(trace.grads[node] if trace.depends[node] else None, precision),
+                    GRAD_STYLE),
+            "\n".join(wire_label(graph, i) for i in args),
+            "\n".join(_local_cell(graph, node, k, d, precision) for k, d in enumerate(local)),
+            _styled("\n".join(fmt(d, precision) for d in down), GRAD_STYLE),
+        ]
+        if notes:
+            row.append(notes.get(node, ""))
+        table.add_row(*row, style="bold" if node == graph.output else None)
+    return table
+
+
+def _local_cell(graph: Graph, node: int, k: int, value: float | None, precision: int) -> str:
+    if value is None:
+        return "— (constant wire)"
+    formula = local_formula(graph, node, k)
+    number = fmt(value, precision)
+    return number if formula == number else f"{formula} = {number}"
+
+
+def _notes(trace: Trace) -> dict[int, str]:
+    notes = {}
+    for node in range(len(trace.graph)):
+        note = trace.kink(node)
+        if note:
+            notes[node] = note
+    return notes
+
+
+def gradient_table(trace: Trace, precision: int) -> Table:
+    """∂f/∂ every input and every named gate; at a fork, the contributions being added."""
+    graph = trace.graph
+    fname = graph.label(graph.output)
+    table = Table(title=f"Gradients of {fname}", title_justify="left")
+    table.add_column("node")
+    table.add_column("kind")
+    table.add_column(f"∂{fname}/∂node", justify="right")
+    table.add_column("how it adds up (one term per out-wire)")
+    shown = summary_nodes(graph)
+    parts = trace.contributions(set(shown))
+    for node in shown:
+        grad = trace.grads[node]
+        terms = parts[node]
+        if node == graph.output:
+            how = "the output: ∂f/∂f = 1"
+        elif not terms:
+            how = "does not reach the output" if trace.depends[node] else "constant"
+        elif len(terms) == 1:
+            how = f"from {graph.label(terms[0][0])}"
+        else:
+            how = " + ".join(fmt_term(d, precision) for _, d in terms)
+            how += f" = {fmt(grad, precision)}"
+            how += "  (from " + ", ".join(graph.label(g) for g, _ in terms) + ")"
+        kind = "input" if graph.ops[node] == INPUT else "gate"
+        table.add_row(f"{graph.label(node)}", kind, _styled(fmt(grad, precision), GRAD_STYLE), how)
+    return table
+
+
+def summary_nodes(graph: Graph) -> list[int]:
+    """Inputs first (in their order), then named gates in topological order."""
+    inputs = list(graph.inputs.values())
+    named = [i for i, name in enumerate(graph.names)
+             if name is not None and graph.ops[i] not in (INPUT, CONST)]
+    return inputs + named
+
+
+def print_eval(console: Console, trace: Trace, precision: int) -> None:
+    console.print(forward_table(trace, precision))
+    _print_output(console, trace, precision)
+
+
+def print_backward(console: Console, trace: Trace, precision: int) -> None:
+    console.print(forward_table(trace, precision))
+    console.print()
+    console.print(backward_table(trace, precision))
+    console.print()
+    console.print(gradient_table(trace, precision))
+    _print_output(console, trace, precision)
+    graph = trace.graph
+    fname = graph.label(graph.output)
+    names = list(graph.inputs)
+    if names:
+        grads = ", ".join(fmt(trace.grads[graph.inputs[n]], precision) for n in names)
+        parts = ", ".join(f"∂{fname}/∂{n}" for n in names)
+        console.print(Text.assemble("∇", fname, " = [", parts, "] = [",
+                                    (grads, GRAD_STYLE), "]"))
+
+
+def _print_output(console: Console, trace: Trace, precision: int) -> None:
+    graph = trace.graph
+    console.print(Text.assemble(
+        (graph.label(graph.output), "bold"), " = ",
+        (fmt(trace.output_value, precision), "bold " + VALUE_STYLE),
+    ))
+
+
+# --- JSON (schema 1) --------------------------------------------------------------------------
+
+
+def to_json(trace: Trace, inputs: dict[str, float]) -> dict[str, Any]:
+    """The stable contract for scripts. Gradient keys only after a backward pass."""
+    graph = trace.graph
+    backward = trace.grads is not None
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "output": graph.label(graph.output),
+        "value": trace.output_value,
+        "inputs": {name: float(inputs[name]) for name in graph.inputs},
+    }
+    if backward:
+        doc["gradients"] = {name: trace.grads[node] for name, node in graph.inputs.items()}
+    doc["gates"] = [_gate_json(trace, node, backward) for node in range(len(graph))]
+    return doc
+
+
+def _gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
+    graph = trace.graph
+    line, column = graph.position(node)
+    gate: dict[str, Any] = {
+        "id": node,
+        "name": graph.names[node],
+        "op": graph.ops[node],
+        "inputs": list(graph.args[node]),
+        "value": trace.values[node],
+    }
+    if backward:
+        gate["grad"] = trace.grads[node]
+        local = trace.local[node]
+        gate["local"] = list(local) if local is not None else [None] * len(graph.args[node])
+        gate["downstream"] = list(trace.downstream(node))
+    gate["source"] = graph.source(node)
+    gate["line"] = line
+    gate["column"] = column
+    gate["note"] = trace.kink(node)
+    return gate
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, allow_nan=False, ensure_ascii=False)
