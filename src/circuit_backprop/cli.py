@@ -182,7 +182,8 @@ def _decode(data: bytes, origin: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise UsageError(f"{origin} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})")
+        message = f"{origin} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})"
+        raise UsageError(message) from None
     return text.removeprefix("\ufeff")
 
 
@@ -233,8 +234,10 @@ def print_error(err: CircuitError, origin: str = "") -> None:
     console.print(f"[bold red]error:[/] {_escape(err.message)}")
     if isinstance(err, SourceError) and err.position is not None:
         pos = err.position
-        where = f"{origin}:" if origin and origin != "<inline>" else ""
-        console.print(f"  --> {_escape(where)}{pos.line}:{pos.column}")
+        if origin and origin != "<inline>":
+            console.print(f"  --> {_escape(origin)}:{pos.line}:{pos.column}")
+        else:
+            console.print(f"  --> line {pos.line}, column {pos.column}")
         gutter = str(pos.line)
         line_text = pos.line_text.expandtabs(1)
         if len(line_text) > 200:  # keep a huge one-line program to one short screen

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from circuit_backprop.errors import EvalError, GateFailure
 from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT, OPS
+from circuit_backprop.ops import CONST, INPUT
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
@@ -51,8 +51,10 @@ class Trace:
 
     def kink(self, node: int) -> str | None:
         """A note when the gate sits at a point where it is not differentiable."""
-        op = OPS.get(self.graph.ops[node])
-        if op is None or op.kink is None:
+        if not self.graph.is_gate(node):
+            return None
+        op = self.graph.op(node)
+        if op.kink is None:
             return None
         return op.kink(*(self.values[i] for i in self.graph.args[node]))
 
@@ -89,7 +91,7 @@ def forward(graph: Graph, inputs: dict[str, float]) -> Trace:
             continue
         node_args = args[node]
         xs = [values[i] for i in node_args]
-        op = OPS[kind]
+        op = graph.op(node)
         try:
             value = op.value(*xs)
         except _MATH_ERRORS as exc:
@@ -114,7 +116,7 @@ def backward(trace: Trace) -> Trace:
         node_args = args[node]
         if not node_args or not depends[node]:
             continue
-        op = OPS[ops[node]]
+        op = graph.op(node)
         xs = [values[i] for i in node_args]
         out = values[node]
         up = grads[node]
@@ -164,7 +166,7 @@ def _failure(graph: Graph, node: int, xs: list[float]) -> GateFailure:
 
 
 def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None) -> EvalError:
-    op = OPS[graph.ops[node]]
+    op = graph.op(node)
     reason = op.domain(*xs) if op.domain else None
     if reason is None:
         if isinstance(exc, ZeroDivisionError):
@@ -179,7 +181,7 @@ def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None
 def _gradient_error(
     graph: Graph, node: int, k: int, xs: list[float], exc: Exception
 ) -> EvalError:
-    op = OPS[graph.ops[node]]
+    op = graph.op(node)
     reason = str(exc) if isinstance(exc, ValueError) and str(exc) != "math domain error" else (
         "the local gradient is not finite"
     )

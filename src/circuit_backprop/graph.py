@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
-from circuit_backprop.ops import CONST, INPUT
+from circuit_backprop.ops import CONST, INPUT, OPS, Op
 
 SOURCE_LIMIT = 80  # a gate's source text is shortened to this many characters in reports
 
@@ -27,6 +27,7 @@ class Graph:
     inputs: dict[str, int] = field(default_factory=dict)  # input name -> node, in first-use order
     defaults: dict[str, float] = field(default_factory=dict)  # input name -> default value
     output: int = -1
+    custom_ops: dict[str, Op] = field(default_factory=dict)  # this program's own ops (def)
     _line_starts: list[int] | None = None
 
     def __len__(self) -> int:
@@ -39,6 +40,11 @@ class Graph:
         self.starts.append(start)
         self.ends.append(end)
         return len(self.ops) - 1
+
+    def op(self, node: int) -> Op:
+        """The registry entry of a gate: a built-in op, or one this program defines."""
+        kind = self.ops[node]
+        return OPS.get(kind) or self.custom_ops[kind]
 
     def is_gate(self, node: int) -> bool:
         return self.ops[node] not in (INPUT, CONST)

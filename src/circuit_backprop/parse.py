@@ -71,7 +71,8 @@ class _Builder(Transformer):
 
     def check_not_reserved(self, tok: Token) -> None:
         if tok in RESERVED:
-            raise self.error(f"'{tok}' is a reserved word and cannot be used as a name", tok.start_pos)
+            message = f"'{tok}' is a reserved word and cannot be used as a name"
+            raise self.error(message, tok.start_pos)
 
     def name(self, tok: Token) -> Ref:
         self.check_not_reserved(tok)

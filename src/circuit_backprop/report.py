@@ -15,7 +15,7 @@ from rich.text import Text
 
 from circuit_backprop.engine import Trace
 from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT, OPS
+from circuit_backprop.ops import CONST, INPUT
 
 VALUE_STYLE = "green"
 GRAD_STYLE = "red"
@@ -54,12 +54,12 @@ def wire_label(graph: Graph, node: int, limit: int = 14) -> str:
 
 def symbol(graph: Graph, node: int) -> str:
     kind = graph.ops[node]
-    return kind if kind in (INPUT, CONST) else OPS[kind].symbol
+    return kind if kind in (INPUT, CONST) else graph.op(node).symbol
 
 
 def local_formula(graph: Graph, node: int, k: int) -> str:
     """The k-th local gradient's formula, written with the gate's own input wires."""
-    op = OPS[graph.ops[node]]
+    op = graph.op(node)
     labels = [wire_label(graph, i) for i in graph.args[node]]
     names = dict(zip("ab", labels, strict=False))
     return op.formulas[k].format(**names)
