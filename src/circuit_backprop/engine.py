@@ -111,7 +111,7 @@ def backward(trace: Trace) -> Trace:
     local: list[tuple[float | None, ...] | None] = [None] * n
     reaches = _reaches_output(graph)
     grads[graph.output] = 1.0
-    ops, args = graph.ops, graph.args
+    args = graph.args
     for node in range(n - 1, -1, -1):
         node_args = args[node]
         if not node_args or not depends[node]:
