@@ -13,9 +13,10 @@ import difflib
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -278,10 +279,15 @@ SetOption = Annotated[
     typer.Option("--set", metavar="NAME=VALUE", help="An input value (repeatable)."),
 ]
 COMMAND_SETTINGS = {"help_option_names": ["--help"]}
+StepsOption = Annotated[bool, typer.Option(
+    "--steps", help="Walk through the passes one stage at a time, with numbers.")]
+PauseOption = Annotated[bool, typer.Option(
+    "--pause", help="With --steps on a terminal: wait for Enter between stages.")]
 
 
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
-         precision: int) -> None:
+         precision: int, steps: bool = False, pause: bool = False,
+         show: Callable[[Console, Any], None] | None = None) -> None:
     from circuit_backprop import engine, report
     from circuit_backprop.parse import parse
 
@@ -302,6 +308,21 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
     except CircuitError as err:
         print_error(err, origin)
         raise typer.Exit(err.exit_code) from None
+    if (steps or pause) and as_json:
+        print_error(UsageError("--steps prints a walkthrough for people: not with --json"))
+        raise typer.Exit(UsageError.exit_code)
+    if show is not None or steps or pause:  # circuit draw, or the staged walkthrough
+        from circuit_backprop import walkthrough
+
+        try:
+            if show is not None:
+                show(stdout_console(), trace)
+            else:
+                walkthrough.print_steps(stdout_console(), trace, precision, pause=pause)
+        except CircuitError as err:
+            print_error(err, origin)
+            raise typer.Exit(err.exit_code) from None
+        return
     if as_json:
         sys.stdout.write(report.dumps(report.to_json(trace, inputs)) + "\n")
         return
@@ -319,12 +340,15 @@ def eval_command(
     as_json: JsonOption = False,
     precision: PrecisionOption = 6,
     set_values: SetOption = None,  # type: ignore[assignment]
+    steps: StepsOption = False,
+    pause: PauseOption = False,
 ) -> None:
     """Run the forward pass: every gate's value, left to right, then the output.
 
     Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
     """
-    _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision)
+    _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
+         steps=steps, pause=pause)
 
 
 @app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -334,13 +358,51 @@ def backward_command(
     as_json: JsonOption = False,
     precision: PrecisionOption = 6,
     set_values: SetOption = None,  # type: ignore[assignment]
+    steps: StepsOption = False,
+    pause: PauseOption = False,
 ) -> None:
     """Run the forward and the backward pass: every gate's local gradient, upstream gradient and
     what it sends down each input wire, then ∂f/∂ every input and named gate.
 
     Example: circuit backward circuits/staged.circ --json
     """
-    _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision)
+    _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision,
+         steps=steps, pause=pause)
+
+
+@app.command("draw", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def draw_command(
+    ctx: typer.Context,
+    fmt_name: Annotated[str | None, typer.Option(
+        "--format", metavar="text|dot|svg|png",
+        help="text (the terminal, default), dot (Graphviz source), svg or png (needs Graphviz "
+             "`dot`). Default: from the -o file's extension, else text.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")] = None,
+    forward_only: Annotated[bool, typer.Option(
+        "--forward-only", help="Values only, no gradients.")] = False,
+    around: Annotated[str | None, typer.Option(
+        "--around", metavar="NAME", help="Draw only the part around this gate or input.")] = None,
+    depth: Annotated[int | None, typer.Option(
+        "--depth", metavar="K", help="With --around: how many wires away (default 2).")] = None,
+    max_nodes: Annotated[int, typer.Option(
+        "--max-nodes", min=1, help="Refuse to draw more nodes than this.")] = 200,
+    precision: PrecisionOption = 4,
+    set_values: SetOption = None,  # type: ignore[assignment]
+) -> None:
+    """Draw the circuit: inputs to output, each wire with its value and its gradient.
+
+    Example: circuit draw circuits/staged.circ --format svg -o staged.svg
+    """
+    from circuit_backprop import draw
+
+    def show(console: Console, trace: Any) -> None:
+        draw.draw(console, trace, fmt_name=fmt_name, output=output, around=around, depth=depth,
+                  limit=max_nodes, precision=precision)
+
+    _run(ctx, set_values, gradients=not forward_only, as_json=False, precision=precision,
+         show=show)
 
 
 def _version(value: bool) -> None:

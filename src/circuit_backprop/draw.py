@@ -1,0 +1,440 @@
+"""Circuit diagrams: the trace drawn as a circuit, in the terminal or as Graphviz DOT/SVG/PNG.
+
+cs231n draws a circuit with inputs on the left and the output on the right, each wire carrying
+its forward value (green) and the gradient flowing back along it (red). Both drawings here read
+the engine's `Trace`; nothing is computed except the layout.
+
+A node used by several gates is drawn once and referenced by every gate that uses it (in DOT, one
+node with several out-edges), so a DAG never blows up into a tree. Where a wire forks, each
+out-wire carries its own gradient and the node shows their sum.
+
+Everything is a loop over node ids (a topological order): nothing recurses.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import shutil
+import subprocess
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from circuit_backprop.engine import Trace
+from circuit_backprop.errors import UsageError
+from circuit_backprop.ops import CONST, INPUT
+from circuit_backprop.report import GRAD_STYLE, VALUE_STYLE, fmt, fmt_term, symbol
+
+MAX_NODES = 200
+"""Drawings larger than this are refused (use --around/--depth or --max-nodes)."""
+
+FORMATS = ("text", "dot", "svg", "png")
+DOT_VALUE_COLOR = "#1a7f37"  # green, as cs231n draws forward values
+DOT_GRAD_COLOR = "#cf222e"  # red, as cs231n draws gradients
+INSTALL_HINT = "install Graphviz: apt-get install graphviz  (macOS: brew install graphviz)"
+MAX_FORK_TERMS = 4  # a fork's sum lists at most this many terms, then "…"
+
+
+@dataclass
+class Wire:
+    """One wire: from node `src` into input `k` of gate `dst`."""
+
+    src: int
+    dst: int
+    k: int
+    value: float
+    grad: float | None  # what dst sends back along this wire; None: constant wire or no backward
+
+
+@dataclass
+class Drawing:
+    """What to draw: the nodes (ids, ascending), their wires, and where wires fork."""
+
+    trace: Trace
+    nodes: list[int]
+    wires: list[Wire]
+    out_wires: dict[int, list[Wire]]  # node -> its out-wires in the whole circuit (for forks)
+    stubs: list[int] = field(default_factory=list)  # outside nodes a drawn wire touches
+    total: int = 0  # nodes in the whole circuit
+    around: int | None = None
+    depth: int | None = None
+
+    @property
+    def gradients(self) -> bool:
+        return self.trace.grads is not None
+
+    def is_fork(self, node: int) -> bool:
+        return len(self.out_wires.get(node, ())) > 1
+
+
+def _out_wires(trace: Trace) -> dict[int, list[Wire]]:
+    graph = trace.graph
+    backward = trace.grads is not None
+    found: dict[int, list[Wire]] = {}
+    for gate, args in enumerate(graph.args):
+        if not args:
+            continue
+        down = trace.downstream(gate) if backward else tuple(None for _ in args)
+        for k, (i, d) in enumerate(zip(args, down, strict=True)):
+            found.setdefault(i, []).append(Wire(i, gate, k, trace.values[i], d))
+    return found
+
+
+def resolve_node(trace: Trace, name: str) -> int:
+    """A node by its name or its number (`#12` or `12`)."""
+    graph = trace.graph
+    named = graph.named_nodes()
+    if name in named:
+        return named[name]
+    digits = name.removeprefix("#")
+    if digits.isdigit() and int(digits) < len(graph):
+        return int(digits)
+    close = difflib.get_close_matches(name, list(named), n=2)
+    hints = [f"did you mean {' or '.join(close)}?"] if close else []
+    hints.append("give a gate or input name, or a node number like #4 (see circuit eval)")
+    raise UsageError(f"--around: no node named '{name}' in this circuit", hints)
+
+
+def select(trace: Trace, around: str | None = None, depth: int | None = None,
+           limit: int = MAX_NODES) -> Drawing:
+    """The whole circuit, or the part within `depth` wires of node `around`, within `limit`."""
+    graph = trace.graph
+    n = len(graph)
+    out_wires = _out_wires(trace)
+    center: int | None = None
+    if around is None:
+        if depth is not None:
+            raise UsageError("--depth needs --around NAME: the node to draw around")
+        nodes = list(range(n))
+    else:
+        center = resolve_node(trace, around)
+        depth = 2 if depth is None else depth
+        if depth < 0:
+            raise UsageError("--depth must be 0 or more")
+        dist = {center: 0}
+        queue = deque([center])
+        while queue:
+            node = queue.popleft()
+            if dist[node] == depth:
+                continue
+            neighbours = list(graph.args[node]) + [w.dst for w in out_wires.get(node, ())]
+            for other in neighbours:
+                if other not in dist:
+                    dist[other] = dist[node] + 1
+                    queue.append(other)
+        nodes = sorted(dist)
+    chosen = set(nodes)
+    wires: list[Wire] = []
+    stubs: set[int] = set()
+    for node in nodes:
+        for wire in out_wires.get(node, ()):
+            if wire.dst in chosen:
+                wires.append(wire)
+            else:
+                stubs.add(wire.dst)
+                wires.append(wire)
+        for i in graph.args[node]:
+            if i not in chosen:
+                stubs.add(i)
+                wires.extend(w for w in out_wires[i] if w.dst == node)
+    wires.sort(key=lambda w: (w.dst, w.k))
+    drawing = Drawing(trace, nodes, wires, out_wires, sorted(stubs), n, center, depth)
+    shown = len(nodes) + len(stubs)
+    if shown > limit:
+        out = graph.label(graph.output)
+        if center is None:
+            message = (f"this circuit has {n} nodes: too many to draw (the limit is {limit})")
+            hints = [f"draw the part around one node: --around NAME --depth K "
+                     f"(e.g. --around {out} --depth 3)"]
+        else:
+            wires = "wire" if depth == 1 else "wires"
+            message = (f"{shown} nodes lie within {depth} {wires} of {graph.label(center)}: "
+                       f"too many to draw (the limit is {limit})")
+            hints = ["draw less: a smaller --depth"]
+        hints.append(f"or raise the limit: --max-nodes {max(shown, 2 * limit)}")
+        hints.append("circuit backward SOURCE --json lists every gate, however many")
+        raise UsageError(message, hints)
+    return drawing
+
+
+# --- shared labels -------------------------------------------------------------------------------
+
+
+def ref(trace: Trace, node: int) -> str:
+    """How a drawing refers to a node: a constant by its number, anything else by its label."""
+    graph = trace.graph
+    if graph.ops[node] == CONST:
+        return fmt(trace.values[node])
+    return graph.label(node)
+
+
+def fork_sum(drawing: Drawing, node: int, precision: int) -> str:
+    """'a + b + c = s': the gradients coming back along each out-wire of a fork, added up."""
+    trace = drawing.trace
+    assert trace.grads is not None
+    terms = [w.grad for w in drawing.out_wires[node] if w.grad is not None]
+    shown = " + ".join(fmt_term(t, precision) for t in terms[:MAX_FORK_TERMS])
+    if len(terms) > MAX_FORK_TERMS:
+        shown += f" + … ({len(terms)} terms)"
+    return f"{shown} = {fmt(trace.grads[node], precision)}"
+
+
+def _grad_name(trace: Trace, node: int) -> str:
+    graph = trace.graph
+    return f"∂{graph.label(graph.output)}/∂{graph.label(node)}"
+
+
+# --- text ----------------------------------------------------------------------------------------
+
+
+def text_drawing(drawing: Drawing, precision: int = 6) -> Text:
+    """The circuit, top (inputs) to bottom (output): one block per gate, one line per in-wire.
+
+    Each in-wire line shows where the wire comes from, its value and, after │, the gradient sent
+    back along it: `x ── 3 │ 19 ──┐`. A node used by several gates is defined once (an input
+    line, or its gate's ▶ line) and referenced by name on each wire it feeds.
+    """
+    trace = drawing.trace
+    graph = trace.graph
+    backward = drawing.gradients
+    out = graph.label(graph.output)
+    text = Text()
+    legend = f"value │ gradient ∂{out}/∂wire" if backward else "value"
+    title = f"Circuit for {out}"
+    if drawing.around is not None:
+        title += (f", around {graph.label(drawing.around)} (depth {drawing.depth}: "
+                  f"{len(drawing.nodes)} of {drawing.total} nodes)")
+    text.append(f"{title}: inputs at the top, output at the bottom; each wire: {legend}\n",
+                style="bold")
+
+    inputs = [i for i in drawing.nodes if graph.ops[i] == INPUT]
+    if inputs:
+        text.append("inputs\n", style="bold")
+        name_w = max(len(graph.label(i)) for i in inputs)
+        value_w = max(len(fmt(trace.values[i], precision)) for i in inputs)
+        for i in inputs:
+            text.append(f"  {graph.label(i):<{name_w}} = ")
+            text.append(f"{fmt(trace.values[i], precision):<{value_w}}", style=VALUE_STYLE)
+            _append_node_grad(text, drawing, i, precision)
+            text.append("\n")
+
+    gates = [g for g in drawing.nodes if graph.args[g]]
+    chosen = set(drawing.nodes)
+    lines = [w for w in drawing.wires if w.dst in chosen]
+    if not gates:
+        return text
+    refs = {w.src: ref(trace, w.src) for w in lines}
+    for node, label in refs.items():
+        if node not in chosen and graph.ops[node] != CONST:
+            refs[node] = label + "…"  # drawn outside this part of the circuit
+    src_w = max(len(label) for label in refs.values())
+    val_w = max(len(fmt(w.value, precision)) for w in lines)
+    grad_w = max(len(fmt(w.grad, precision)) for w in lines) if backward else 0
+    text.append("gates (forward ↓, backward ↑)\n", style="bold")
+    by_gate: dict[int, list[Wire]] = {}
+    for w in lines:
+        by_gate.setdefault(w.dst, []).append(w)
+    for g in gates:
+        wires = by_gate[g]
+        for k, w in enumerate(wires):
+            src = refs[w.src]
+            text.append(f"  {src:<{src_w}} ── ")
+            text.append(f"{fmt(w.value, precision):>{val_w}}", style=VALUE_STYLE)
+            if backward:
+                text.append(" │ ")
+                text.append(f"{fmt(w.grad, precision):>{grad_w}}", style=GRAD_STYLE)
+            if len(wires) == 1:
+                text.append(" ────▶ ")
+            elif k == 0:
+                text.append(" ──┐\n")
+                continue
+            elif k < len(wires) - 1:
+                text.append(" ──┤\n")
+                continue
+            else:
+                text.append(" ──┴─▶ ")
+            name = graph.label(g)
+            text.append(f"[{symbol(graph, g)}] {name} = ", style="bold")
+            text.append(fmt(trace.values[g], precision), style="bold " + VALUE_STYLE)
+            _append_node_grad(text, drawing, g, precision)
+            if g == graph.output:
+                text.append("   output", style="bold")
+            text.append("\n")
+    return text
+
+
+def _append_node_grad(text: Text, drawing: Drawing, node: int, precision: int) -> None:
+    """After a node: its gradient, as the sum over its out-wires when it forks."""
+    trace = drawing.trace
+    graph = trace.graph
+    n_out = len(drawing.out_wires.get(node, ()))
+    if not drawing.gradients:
+        if n_out > 1:
+            text.append(f"   forks to {n_out} wires")
+        return
+    assert trace.grads is not None
+    if not trace.depends[node]:
+        return
+    text.append(f"   {_grad_name(trace, node)} = ")
+    if node == graph.output:
+        text.append("1", style=GRAD_STYLE)
+    elif n_out > 1:
+        text.append(fork_sum(drawing, node, precision), style=GRAD_STYLE)
+        text.append(f"   (fork: {n_out} out-wires, their gradients add)")
+    else:
+        text.append(fmt(trace.grads[node], precision), style=GRAD_STYLE)
+
+
+def print_text(console: Console, drawing: Drawing, precision: int) -> None:
+    console.print(text_drawing(drawing, precision), soft_wrap=True, end="")
+
+
+# --- DOT -----------------------------------------------------------------------------------------
+
+
+def _font(text: str, color: str, size: int | None = None) -> str:
+    size_attr = f' point-size="{size}"' if size else ""
+    return f'<font color="{color}"{size_attr}>{html.escape(text)}</font>'
+
+
+def _wire_label(value: float, grad: float | None, backward: bool, precision: int) -> str:
+    label = _font(fmt(value, precision), DOT_VALUE_COLOR)
+    if backward:
+        label += "<br/>" + _font(fmt(grad, precision), DOT_GRAD_COLOR)
+    return f"<{label}>"
+
+
+def to_dot(drawing: Drawing, precision: int = 6) -> str:
+    """Graphviz DOT, left to right. Node ids are `n<id>` (the node's number): deterministic."""
+    trace = drawing.trace
+    graph = trace.graph
+    backward = drawing.gradients
+    out = graph.label(graph.output)
+    caption = f"circuit for {out}: wires show value (green)"
+    if backward:
+        caption += f" and gradient ∂{out}/∂wire (red)"
+    if drawing.around is not None:
+        caption += (f"; around {graph.label(drawing.around)}, depth {drawing.depth} "
+                    f"({len(drawing.nodes)} of {drawing.total} nodes)")
+    lines = [
+        "digraph circuit {",
+        "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.35, ranksep=0.6,",
+        f"         labelloc=b, label={_quote(caption)}];",
+        "  node [fontname=\"Helvetica\", fontsize=14];",
+        "  edge [fontname=\"Helvetica\", fontsize=11, arrowsize=0.7];",
+    ]
+    for node in drawing.nodes:
+        lines.append(f"  n{node} [{_node_attrs(drawing, node, precision)}];")
+    for node in drawing.stubs:
+        label = html.escape(ref(trace, node)) + " …"
+        lines.append(f"  n{node} [label=<{label}>, shape=box, style=dashed, color=gray50, "
+                     "fontcolor=gray40];")
+    for w in drawing.wires:
+        attrs = f"label={_wire_label(w.value, w.grad, backward, precision)}"
+        if len(graph.args[w.dst]) > 1:
+            attrs += f', headlabel="{w.k + 1}", labelfontsize=8, labelfontcolor=gray50'
+        lines.append(f"  n{w.src} -> n{w.dst} [{attrs}];")
+    if graph.output in set(drawing.nodes):
+        lines.append(f"  out [label={_quote(out)}, shape=plaintext, fontsize=16];")
+        label = _wire_label(trace.values[graph.output], 1.0, backward, precision)
+        lines.append(f"  n{graph.output} -> out [label={label}, penwidth=2];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _node_attrs(drawing: Drawing, node: int, precision: int) -> str:
+    trace = drawing.trace
+    graph = trace.graph
+    kind = graph.ops[node]
+    fork = ""
+    if drawing.is_fork(node) and trace.depends[node]:
+        if drawing.gradients:
+            fork = ("<br/>" + _font(f"Σ {fork_sum(drawing, node, precision)}", DOT_GRAD_COLOR, 10))
+        else:
+            fork = "<br/>" + _font(f"forks ×{len(drawing.out_wires[node])}", "gray40", 10)
+    if kind == INPUT:
+        label = f"<<b>{html.escape(graph.label(node))}</b>{fork}>"
+        return (f"label={label}, shape=box, style=\"rounded,filled\", fillcolor=\"#dbeafe\", "
+                "color=\"#1d4ed8\"")
+    if kind == CONST:
+        label = f"<{html.escape(fmt(trace.values[node], precision))}>"
+        return "label=" + label + ", shape=box, style=filled, fillcolor=\"#eeeeee\", color=gray60"
+    name = graph.label(node)
+    label = f"<<b>{html.escape(symbol(graph, node))}</b><br/>{_font(name, 'gray25', 10)}{fork}>"
+    attrs = f"label={label}, shape=circle, margin=0.02"
+    note = trace.kink(node)
+    if note:
+        attrs += f", tooltip={_quote(note)}, color=orange"
+    if node == graph.output:
+        attrs += ", peripheries=2, style=\"bold,filled\", fillcolor=\"#fff3c4\""
+    return attrs
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render(dot_text: str, fmt_name: str, path: Path | None) -> bytes:
+    """Run Graphviz `dot`: write an SVG or PNG file, or return the output when `path` is None."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise UsageError(f"--format {fmt_name} needs Graphviz's `dot` program, which is not "
+                         "installed", [INSTALL_HINT, "or write DOT text: --format dot"])
+    command = [exe, f"-T{fmt_name}"] + (["-o", str(path)] if path is not None else [])
+    try:
+        done = subprocess.run(command, input=dot_text.encode(), capture_output=True,
+                              timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"running Graphviz `dot` failed: {exc}") from None
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace").strip().splitlines()
+        where = f"write {path}" if path is not None else f"render {fmt_name}"
+        raise UsageError(f"Graphviz `dot` could not {where} (exit {done.returncode})",
+                         detail[:5])
+    return done.stdout
+
+
+def infer_format(fmt_name: str | None, output: str | None) -> str:
+    if fmt_name is not None:
+        if fmt_name not in FORMATS:
+            raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt_name!r}")
+        return fmt_name
+    suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+    return {"dot": "dot", "gv": "dot", "svg": "svg", "png": "png"}.get(suffix, "text")
+
+
+def write_text(path: str, content: str) -> None:
+    try:
+        Path(path).write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def draw(console: Console, trace: Trace, *, fmt_name: str | None, output: str | None,
+         around: str | None, depth: int | None, limit: int, precision: int) -> None:
+    """The `circuit draw` command, after parsing and running the circuit."""
+    kind = infer_format(fmt_name, output)
+    if kind == "png" and output is None:
+        raise UsageError("--format png needs an output file: -o FILE.png")
+    drawing = select(trace, around, depth, limit)
+    if kind == "text":
+        if output is None:
+            print_text(console, drawing, precision)
+        else:
+            write_text(output, text_drawing(drawing, precision).plain)
+        return
+    dot_text = to_dot(drawing, precision)
+    if kind == "dot":
+        if output is None:
+            console.file.write(dot_text)
+        else:
+            write_text(output, dot_text)
+        return
+    if output is None:  # svg to standard output
+        console.file.write(render(dot_text, kind, None).decode())
+        return
+    render(dot_text, kind, Path(output))

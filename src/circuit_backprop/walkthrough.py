@@ -1,0 +1,249 @@
+"""The staged walkthrough (`--steps`): the passes one stage at a time, with numbers.
+
+As cs231n's staged code does, the forward pass computes one statement at a time,
+`q = x + 2*y = 3 + 2·(-4) = -5`, and the backward pass goes through the gates in reverse order,
+each one a chain-rule step: upstream ∂f/∂q = 19; local ∂q/∂x = 1; sends 19 × 1 = 19 to x. Where
+a wire forks, the gradients arriving along its out-wires are added: ∂f/∂x += 19.
+
+Only the engine's `Trace` is read. Every loop runs over node ids: nothing recurses, and each
+forward stage inlines at most a few unnamed gates, so no line grows with the circuit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from rich.console import Console
+from rich.text import Text
+
+from circuit_backprop.engine import Trace
+from circuit_backprop.ops import CONST
+from circuit_backprop.report import GRAD_STYLE, VALUE_STYLE, fmt, fmt_term, local_formula, symbol
+from circuit_backprop.report import wire_label as _wire_label
+
+INLINE_LIMIT = 8  # at most this many unnamed gates are written inside one forward stage
+_ATOM = 9
+# op -> (precedence, how it joins its operands in the names line, ... in the numbers line)
+_INFIX = {
+    "add": (1, " + ", " + "),
+    "sub": (1, " - ", " - "),
+    "mul": (2, "*", "·"),
+    "div": (2, "/", " / "),
+    "pow": (4, "^", "^"),
+}
+_PREFIX_PRECEDENCE = 3  # unary minus
+
+
+def wire_label(trace: Trace, node: int) -> str:
+    return _wire_label(trace.graph, node)
+
+
+class _Expressions:
+    """Each gate's formula twice, in names and in numbers, with small unnamed gates inlined."""
+
+    def __init__(self, trace: Trace, precision: int) -> None:
+        self.trace = trace
+        self.precision = precision
+        graph = trace.graph
+        n = len(graph)
+        uses = [0] * n
+        for args in graph.args:
+            for i in args:
+                uses[i] += 1
+        size = [0] * n
+        self.inline = [False] * n
+        for node in range(n):
+            if not graph.is_gate(node):
+                continue
+            size[node] = 1 + sum(size[i] for i in graph.args[node] if self.inline[i])
+            self.inline[node] = (graph.names[node] is None and node != graph.output
+                                 and uses[node] == 1 and size[node] <= INLINE_LIMIT)
+        # (names, numbers, precedence) of each inlined gate, filled in id (topological) order
+        self.parts: dict[int, tuple[str, str, int]] = {}
+
+    def operand(self, node: int) -> tuple[str, str, int]:
+        trace, graph = self.trace, self.trace.graph
+        if node in self.parts:
+            return self.parts[node]
+        value = fmt_term(trace.values[node], self.precision)
+        if graph.ops[node] == CONST:
+            return value, value, _ATOM
+        return graph.label(node), value, _ATOM
+
+    def formula(self, node: int) -> tuple[str, str, int]:
+        """The gate's formula over its operands; also remembered if the gate is inlined."""
+        graph = self.trace.graph
+        kind = graph.ops[node]
+        ops = [self.operand(i) for i in graph.args[node]]
+        if kind in _INFIX and len(ops) == 2:
+            prec, by_name, by_number = _INFIX[kind]
+            (ln, lv, lp), (rn, rv, rp) = ops
+            left_paren = lp < prec or (kind == "pow" and lp == prec)
+            right_paren = rp < prec or (rp == prec and kind in ("sub", "div"))
+            ln, lv = (f"({ln})", f"({lv})") if left_paren else (ln, lv)
+            rn, rv = (f"({rn})", f"({rv})") if right_paren else (rn, rv)
+            result = (ln + by_name + rn, lv + by_number + rv, prec)
+        elif kind == "neg" and len(ops) == 1:
+            name, value, prec = ops[0]
+            if prec < _PREFIX_PRECEDENCE:
+                name, value = f"({name})", f"({value})"
+            result = ("-" + name, "-" + value, _PREFIX_PRECEDENCE)
+        elif kind == "id" and len(ops) == 1:
+            result = ops[0]
+        else:
+            op = graph.op(node)
+            call = op.call or op.name
+            result = (f"{call}({', '.join(o[0] for o in ops)})",
+                      f"{call}({', '.join(o[1] for o in ops)})", _ATOM)
+        if self.inline[node]:
+            self.parts[node] = result
+        return result
+
+
+class _Pauser:
+    """Waits for Enter between stages, only when asked to and standard input is a terminal."""
+
+    def __init__(self, console: Console, enabled: bool,
+                 read: Callable[[str], str] | None = None) -> None:
+        self.console = console
+        self.enabled = enabled and (read is not None or sys.stdin.isatty())
+        self.read = read or console.input
+
+    def __call__(self) -> None:
+        if not self.enabled:
+            return
+        try:
+            self.read("[dim]  (Enter: next stage)[/]")
+        except EOFError:
+            self.enabled = False
+
+
+def forward_steps(trace: Trace, precision: int) -> list[Text]:
+    """The forward pass as stages: the inputs, then each statement's computation with numbers."""
+    graph = trace.graph
+    stages: list[Text] = []
+    if graph.inputs:
+        line = Text("inputs: ")
+        for k, (name, node) in enumerate(graph.inputs.items()):
+            if k:
+                line.append(", ")
+            line.append(f"{name} = ")
+            line.append(fmt(trace.values[node], precision), style=VALUE_STYLE)
+        stages.append(line)
+    exprs = _Expressions(trace, precision)
+    for node in range(len(graph)):
+        if not graph.is_gate(node):
+            continue
+        names, numbers, _ = exprs.formula(node)
+        if exprs.inline[node]:
+            continue
+        line = Text(f"{graph.label(node)} = {names} = ")
+        if numbers != names:
+            line.append(numbers)
+            line.append(" = ")
+        line.append(fmt(trace.values[node], precision), style="bold " + VALUE_STYLE)
+        note = trace.kink(node)
+        if note:
+            line.append(f"   ({note})", style="yellow")
+        stages.append(line)
+    return stages
+
+
+def _live(trace: Trace) -> list[bool]:
+    """Gates whose gradient the backward pass needs: they depend on an input and reach f."""
+    graph = trace.graph
+    live = [False] * len(graph)
+    live[graph.output] = True
+    for node in range(graph.output, -1, -1):
+        if live[node]:
+            for i in graph.args[node]:
+                live[i] = True
+    return [live[i] and trace.depends[i] for i in range(len(graph))]
+
+
+def backward_steps(trace: Trace, precision: int) -> list[Text]:
+    """Each gate, in reverse order: upstream × local = what it sends down each input wire."""
+    graph = trace.graph
+    assert trace.grads is not None
+    out = graph.label(graph.output)
+    live = _live(trace)
+    wires = [0] * len(graph)  # gradient-carrying out-wires of each node: they all add up
+    for gate in range(len(graph)):
+        if live[gate] and graph.is_gate(gate):
+            for i, d in zip(graph.args[gate], trace.downstream(gate), strict=True):
+                if d is not None:
+                    wires[i] += 1
+    got = [0] * len(graph)
+    acc = [0.0] * len(graph)
+    stages: list[Text] = []
+    start = Text(f"start at the output: ∂{out}/∂{out} = ")
+    start.append("1", style=GRAD_STYLE)
+    stages.append(start)
+    for gate in range(len(graph) - 1, -1, -1):
+        if not (live[gate] and graph.is_gate(gate)):
+            continue
+        up = trace.grads[gate]
+        me = wire_label(trace, gate)
+        stage = Text(f"{graph.label(gate)} = {graph.source(gate)}   ({symbol(graph, gate)} gate)\n",
+                     style="bold")
+        stage.append(f"    upstream ∂{out}/∂{me} = ")
+        stage.append(fmt(up, precision), style=GRAD_STYLE)
+        local = trace.local[gate] or tuple(None for _ in graph.args[gate])
+        down = trace.downstream(gate)
+        for k, i in enumerate(graph.args[gate]):
+            stage.append("\n    ")
+            src = wire_label(trace, i)
+            if local[k] is None or down[k] is None:
+                stage.append(f"{src}: a constant wire, no gradient flows into it", style="dim")
+                continue
+            formula = local_formula(graph, gate, k)
+            number = fmt(local[k], precision)
+            shown = number if formula == number else f"{formula} = {number}"
+            stage.append(f"local ∂{me}/∂{src} = {shown}; sends ")
+            stage.append(f"{fmt(up, precision)} × {fmt_term(local[k], precision)} = ")
+            stage.append(fmt(down[k], precision), style=GRAD_STYLE)
+            stage.append(f" to {src}")
+            got[i] += 1
+            acc[i] += down[k]
+            grad = f"∂{out}/∂{src}"
+            if wires[i] > 1:
+                stage.append(f"   {grad} += {fmt(down[k], precision)} → ")
+                stage.append(fmt(acc[i], precision), style=GRAD_STYLE)
+                done = "all in" if got[i] == wires[i] else "more to come"
+                stage.append(f"  (fork: wire {got[i]} of {wires[i]}, {done})")
+            else:
+                stage.append(f"   {grad} = ")
+                stage.append(fmt(acc[i], precision), style=GRAD_STYLE)
+        stages.append(stage)
+    return stages
+
+
+def print_steps(console: Console, trace: Trace, precision: int, pause: bool = False,
+                read: Callable[[str], str] | None = None) -> None:
+    """Both passes (forward only after `eval`), one stage at a time, in order."""
+    graph = trace.graph
+    out = graph.label(graph.output)
+    wait = _Pauser(console, pause, read)
+    console.print(Text("Forward pass, one stage at a time (left to right)", style="bold underline"))
+    for k, stage in enumerate(forward_steps(trace, precision), 1):
+        console.print(Text.assemble(f"{k:>3}. ", stage), soft_wrap=True)
+        wait()
+    result = Text.assemble((out, "bold"), " = ",
+                           (fmt(trace.output_value, precision), "bold " + VALUE_STYLE))
+    if trace.grads is None:
+        console.print(result)
+        return
+    console.print()
+    console.print(Text("Backward pass, one gate at a time (right to left): "
+                       "upstream × local = what the gate sends down each input wire",
+                       style="bold underline"))
+    for k, stage in enumerate(backward_steps(trace, precision), 1):
+        console.print(Text.assemble(f"{k:>3}. ", stage), soft_wrap=True)
+        wait()
+    console.print(result)
+    if graph.inputs:
+        names = ", ".join(f"∂{out}/∂{n}" for n in graph.inputs)
+        grads = ", ".join(fmt(trace.grads[i], precision) for i in graph.inputs.values())
+        console.print(Text.assemble(f"∇{out} = [{names}] = [", (grads, GRAD_STYLE), "]"))
+
