@@ -283,11 +283,27 @@ StepsOption = Annotated[bool, typer.Option(
     "--steps", help="Walk through the passes one stage at a time, with numbers.")]
 PauseOption = Annotated[bool, typer.Option(
     "--pause", help="With --steps on a terminal: wait for Enter between stages.")]
+CheckTorchOption = Annotated[bool, typer.Option(
+    "--check-torch", help="Rebuild the circuit in PyTorch (float64) and compare every gate.")]
+RtolOption = Annotated[float, typer.Option(
+    "--rtol", min=0.0, help="--check-torch: relative tolerance.")]
+AtolOption = Annotated[float, typer.Option(
+    "--atol", min=0.0, help="--check-torch: absolute tolerance.")]
+RequiresGradOption = Annotated[list[str] | None, typer.Option(
+    "--requires-grad", metavar="NAMES",
+    help="Show autograd's .grad when these inputs or named gates require grad "
+         "(comma-separated; '' for none; default: every input).")]
+PassesOption = Annotated[int, typer.Option(
+    "--passes", min=1, help="Run torch's backward N times (retain_graph=True).")]
+ZeroGradOption = Annotated[bool, typer.Option(
+    "--zero-grad", help="With --passes: reset .grad to None between passes.")]
+NoRetainOption = Annotated[bool, typer.Option(
+    "--no-retain-graph", help="With --passes: backward() without retain_graph=True.")]
 
 
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
          precision: int, steps: bool = False, pause: bool = False,
-         show: Callable[[Console, Any], None] | None = None) -> None:
+         show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None) -> None:
     from circuit_backprop import engine, report
     from circuit_backprop.parse import parse
 
@@ -323,6 +339,15 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
             print_error(err, origin)
             raise typer.Exit(err.exit_code) from None
         return
+    if torch_opts is not None and (torch_opts.check or torch_opts.behaviour):
+        from circuit_backprop import torchreport
+
+        try:
+            torchreport.emit(stdout_console(), trace, inputs, torch_opts, as_json, precision)
+        except CircuitError as err:
+            print_error(err, origin)
+            raise typer.Exit(err.exit_code) from None
+        return
     if as_json:
         sys.stdout.write(report.dumps(report.to_json(trace, inputs)) + "\n")
         return
@@ -342,13 +367,18 @@ def eval_command(
     set_values: SetOption = None,  # type: ignore[assignment]
     steps: StepsOption = False,
     pause: PauseOption = False,
+    check_torch: CheckTorchOption = False,
+    rtol: RtolOption = 1e-9,
+    atol: AtolOption = 1e-12,
 ) -> None:
     """Run the forward pass: every gate's value, left to right, then the output.
 
     Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
     """
+    from circuit_backprop.torchreport import TorchOptions
+
     _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
-         steps=steps, pause=pause)
+         steps=steps, pause=pause, torch_opts=TorchOptions(check_torch, rtol, atol))
 
 
 @app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -360,14 +390,25 @@ def backward_command(
     set_values: SetOption = None,  # type: ignore[assignment]
     steps: StepsOption = False,
     pause: PauseOption = False,
+    check_torch: CheckTorchOption = False,
+    rtol: RtolOption = 1e-9,
+    atol: AtolOption = 1e-12,
+    requires_grad: RequiresGradOption = None,
+    passes: PassesOption = 1,
+    zero_grad: ZeroGradOption = False,
+    no_retain_graph: NoRetainOption = False,
 ) -> None:
     """Run the forward and the backward pass: every gate's local gradient, upstream gradient and
     what it sends down each input wire, then ∂f/∂ every input and named gate.
 
     Example: circuit backward circuits/staged.circ --json
     """
+    from circuit_backprop.torchreport import TorchOptions
+
+    torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
+                              passes, zero_grad, not no_retain_graph)
     _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision,
-         steps=steps, pause=pause)
+         steps=steps, pause=pause, torch_opts=torch_opts)
 
 
 @app.command("draw", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,

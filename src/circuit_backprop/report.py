@@ -69,12 +69,26 @@ def _styled(text: str, style: str) -> Text:
     return Text(text, style=style)
 
 
-def forward_table(trace: Trace, precision: int) -> Table:
+Extra = dict[str, dict[int, Text | str]]
+"""Extra columns a check adds to a table: header -> the cell of each node (e.g. "torch")."""
+
+
+def _add_extra(table: Table, extra: Extra | None) -> None:
+    for header in extra or {}:
+        table.add_column(header)
+
+
+def _extra_cells(extra: Extra | None, node: int) -> list[Text | str]:
+    return [cells.get(node, "") for cells in (extra or {}).values()]
+
+
+def forward_table(trace: Trace, precision: int, extra: Extra | None = None) -> Table:
     graph = trace.graph
     table = Table(title="Forward pass (left to right)", title_justify="left")
     for header, justify in (("#", "right"), ("gate", "left"), ("op", "center"),
                             ("source", "left"), ("inputs", "left"), ("value", "right")):
         table.add_column(header, justify=justify)
+    _add_extra(table, extra)
     notes = _notes(trace)
     if notes:
         table.add_column("note")
@@ -86,6 +100,7 @@ def forward_table(trace: Trace, precision: int) -> Table:
             graph.source(node, 40),
             ", ".join(wire_label(graph, i) for i in graph.args[node]),
             _styled(fmt(trace.values[node], precision), VALUE_STYLE),
+            *_extra_cells(extra, node),
         ]
         if notes:
             row.append(notes.get(node, ""))
@@ -93,7 +108,7 @@ def forward_table(trace: Trace, precision: int) -> Table:
     return table
 
 
-def backward_table(trace: Trace, precision: int) -> Table:
+def backward_table(trace: Trace, precision: int, extra: Extra | None = None) -> Table:
     """One row per gate, output first: upstream × local = downstream, for each input wire."""
     graph = trace.graph
     fname = graph.label(graph.output)
@@ -106,6 +121,7 @@ def backward_table(trace: Trace, precision: int) -> Table:
                             ("input", "left"), ("local gradient", "left"),
                             ("downstream", "right")):
         table.add_column(header, justify=justify)
+    _add_extra(table, extra)
     notes = _notes(trace)
     if notes:
         table.add_column("note")
@@ -123,6 +139,7 @@ def backward_table(trace: Trace, precision: int) -> Table:
             "\n".join(wire_label(graph, i) for i in args),
             "\n".join(_local_cell(graph, node, k, d, precision) for k, d in enumerate(local)),
             _styled("\n".join(fmt(d, precision) for d in down), GRAD_STYLE),
+            *_extra_cells(extra, node),
         ]
         if notes:
             row.append(notes.get(node, ""))
@@ -147,7 +164,7 @@ def _notes(trace: Trace) -> dict[int, str]:
     return notes
 
 
-def gradient_table(trace: Trace, precision: int) -> Table:
+def gradient_table(trace: Trace, precision: int, extra: Extra | None = None) -> Table:
     """∂f/∂ every input and every named gate; at a fork, the contributions being added."""
     graph = trace.graph
     fname = graph.label(graph.output)
@@ -156,6 +173,7 @@ def gradient_table(trace: Trace, precision: int) -> Table:
     table.add_column("kind")
     table.add_column(f"∂{fname}/∂node", justify="right")
     table.add_column("how it adds up (one term per out-wire)")
+    _add_extra(table, extra)
     shown = summary_nodes(graph)
     parts = trace.contributions(set(shown))
     for node in shown:
@@ -172,7 +190,8 @@ def gradient_table(trace: Trace, precision: int) -> Table:
             how += f" = {fmt(grad, precision)}"
             how += "  (from " + ", ".join(graph.label(g) for g, _ in terms) + ")"
         kind = "input" if graph.ops[node] == INPUT else "gate"
-        table.add_row(f"{graph.label(node)}", kind, _styled(fmt(grad, precision), GRAD_STYLE), how)
+        table.add_row(f"{graph.label(node)}", kind, _styled(fmt(grad, precision), GRAD_STYLE), how,
+                      *_extra_cells(extra, node))
     return table
 
 
@@ -184,17 +203,21 @@ def summary_nodes(graph: Graph) -> list[int]:
     return inputs + named
 
 
-def print_eval(console: Console, trace: Trace, precision: int) -> None:
-    console.print(forward_table(trace, precision))
+def print_eval(console: Console, trace: Trace, precision: int,
+               extra: tuple[Extra, ...] = ()) -> None:
+    console.print(forward_table(trace, precision, *extra[:1]))
     _print_output(console, trace, precision)
 
 
-def print_backward(console: Console, trace: Trace, precision: int) -> None:
-    console.print(forward_table(trace, precision))
+def print_backward(console: Console, trace: Trace, precision: int,
+                   extra: tuple[Extra, ...] = ()) -> None:
+    """`extra`: columns for the forward, backward and gradient tables, in that order."""
+    forward_x, backward_x, gradient_x = (*extra, None, None, None)[:3]
+    console.print(forward_table(trace, precision, forward_x))
     console.print()
-    console.print(backward_table(trace, precision))
+    console.print(backward_table(trace, precision, backward_x))
     console.print()
-    console.print(gradient_table(trace, precision))
+    console.print(gradient_table(trace, precision, gradient_x))
     _print_output(console, trace, precision)
     graph = trace.graph
     fname = graph.label(graph.output)
