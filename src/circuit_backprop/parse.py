@@ -19,6 +19,7 @@ from typing import NamedTuple
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from circuit_backprop.composite import DefState
 from circuit_backprop.errors import SourceError, SourcePosition
 from circuit_backprop.graph import Graph
 from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
@@ -52,6 +53,7 @@ class _Builder(Transformer):
         self.first_use: dict[str, int] = {}  # offset where an input/constant name is first used
         self.declared: dict[str, int] = {}  # input name -> offset of its `input` statement
         self.statements: list[_Statement] = []
+        self.defs = DefState()  # defs, and calls to check at the end (composite.py)
 
     # --- errors -------------------------------------------------------------------------------
 
@@ -75,6 +77,8 @@ class _Builder(Transformer):
             raise self.error(message, tok.start_pos)
 
     def name(self, tok: Token) -> Ref:
+        if self.defs.open is not None:  # inside a def's body: only its parameters
+            return self.defs.open.name_ref(self, tok)
         self.check_not_reserved(tok)
         name = str(tok)
         start, end = tok.start_pos, tok.end_pos
@@ -134,8 +138,8 @@ class _Builder(Transformer):
         name = str(fname)
         args = args or []
         op = FUNCTIONS.get(name)
-        if op is None:
-            raise self.error(f"unknown function '{name}'", fname.start_pos, _suggest(name))
+        if op is None:  # a def (maybe defined later): checked when the program ends
+            return self.defs.call(self, fname, args, rpar)
         if len(args) != op.arity:
             plural = "s" if op.arity != 1 else ""
             raise self.error(
@@ -226,8 +230,11 @@ class _Builder(Transformer):
     def bare(self, ref: Ref) -> None:
         self.statements.append(_Statement("bare", ref.start, ref))
 
-    def def_stmt(self, kw: Token, name_tok: Token, *rest: object) -> None:
-        raise self.error("composite gates (def) are not supported yet", kw.start_pos)
+    def def_head(self, kw: Token, name_tok: Token, params: list[Token] | None) -> None:
+        self.defs.open_def(self, name_tok, params or [])  # the body's nodes go to its own graph
+
+    def def_stmt(self, head: None, ref: Ref) -> None:
+        self.defs.close_def(self, ref)
 
     def params(self, *names: Token) -> list[Token]:
         return list(names)
@@ -238,6 +245,7 @@ class _Builder(Transformer):
     # --- the end of the program -----------------------------------------------------------------
 
     def finish(self) -> Graph:
+        self.defs.resolve(self)
         g = self.graph
         if not self.statements:
             raise SourceError("the program is empty: write at least one statement, e.g. f = x * y")
