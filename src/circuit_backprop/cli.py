@@ -446,6 +446,25 @@ def draw_command(
          show=show)
 
 
+@app.command("torch", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def torch_command(
+    ctx: typer.Context,
+    set_values: SetOption = None,  # type: ignore[assignment]
+) -> None:
+    """Print the circuit as a standalone PyTorch program: the same staged statements and names,
+    retain_grad() on intermediates, backward(), and a print of every .grad. Needs no torch.
+
+    Example: circuit torch circuits/staged.circ > staged.py && python staged.py
+    """
+    from circuit_backprop.torchscript import script
+
+    def show(console: Console, trace: Any) -> None:
+        console.file.write(script(trace))
+
+    _run(ctx, set_values, gradients=True, as_json=False, precision=6, show=show)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"circuit {__version__}")

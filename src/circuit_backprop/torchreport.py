@@ -101,7 +101,7 @@ def summary(check: TorchCheck, trace: Trace) -> Text:
     if check.ok:
         text = Text.assemble(
             ("torch ", ""), (check.version, "bold"),
-            f" agrees on every gate's {what} ({len(check.gates)} nodes; "
+            f" agrees on every gate's {what} ({_nodes(len(check.gates))}; "
             f"largest relative error {worst}; {tol})",
         )
         text.stylize(OK_STYLE, 0, 1)
@@ -109,12 +109,16 @@ def summary(check: TorchCheck, trace: Trace) -> Text:
         bad = ", ".join(_which(check, g.node, graph.label(g.node)) for g in check.disagreeing)
         text = Text.assemble(
             "torch ", (check.version, "bold"), (" disagrees", BAD_STYLE),
-            f" on {len(check.disagreeing)} of {len(check.gates)} nodes: {bad} "
+            f" on {len(check.disagreeing)} of {_nodes(len(check.gates))}: {bad} "
             f"(largest relative error {worst}; {tol})",
         )
     if check.note:
         text.append(f"\n{check.note}")
     return text
+
+
+def _nodes(n: int) -> str:
+    return "1 node" if n == 1 else f"{n} nodes"
 
 
 def _which(check: TorchCheck, node: int, label: str) -> str:
