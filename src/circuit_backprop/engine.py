@@ -142,7 +142,18 @@ def backward(trace: Trace) -> Trace:
     return trace
 
 
+BULK_MIN_NODES = 20_000  # from here on, try the bulk engine (bulk.py): numpy, level by level
+
+
 def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
+    """Forward (and backward) pass. Large graphs go through the bulk engine when it can."""
+    if len(graph) >= BULK_MIN_NODES:
+        from circuit_backprop import bulk
+
+        try:
+            return bulk.run(graph, inputs, gradients)
+        except bulk.Fallback:
+            pass  # the reference engine below gives the exact answer or the exact error
     trace = forward(graph, inputs)
     return backward(trace) if gradients else trace
 

@@ -46,6 +46,9 @@ class Graph:
         kind = self.ops[node]
         return OPS.get(kind) or self.custom_ops[kind]
 
+    def op_or_none(self, kind: str) -> Op | None:
+        return OPS.get(kind) or self.custom_ops.get(kind)
+
     def is_gate(self, node: int) -> bool:
         return self.ops[node] not in (INPUT, CONST)
 

@@ -16,12 +16,13 @@ from functools import cache
 from importlib import resources
 from typing import NamedTuple
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark
 
 from circuit_backprop.composite import DefState
 from circuit_backprop.errors import SourceError, SourcePosition
 from circuit_backprop.graph import Graph
+from circuit_backprop.lalr import LalrSyntaxError, LeanParser
+from circuit_backprop.lalr import Tok as Token
 from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
 
 RESERVED = ("input", "output", "def")
@@ -41,9 +42,9 @@ class _Statement(NamedTuple):
     name: str | None = None
 
 
-@v_args(inline=True)
-class _Builder(Transformer):
-    """Lark callbacks, one per grammar rule alias. State is reset by `reset` before each parse."""
+class _Builder:
+    """Parser callbacks, one per grammar rule (or alias), called with the rule's kept children
+    as a Lark inline transformer would be. State is reset by `reset` before each parse."""
 
     def reset(self, text: str) -> None:
         self.graph = Graph(text)
@@ -345,45 +346,67 @@ TOKEN_NAMES = {
 
 
 @cache
-def _parser() -> Lark:
+def _parser() -> LeanParser:
+    """Lark computes the LALR table from grammar.lark (cached on disk between runs); lalr.py
+    drives it with our builder's callbacks."""
     grammar = resources.files("circuit_backprop").joinpath("grammar.lark").read_text("utf-8")
-    return Lark(grammar, parser="lalr", transformer=_BUILDER, maybe_placeholders=True)
+    lark = Lark(grammar, parser="lalr", maybe_placeholders=True, cache=_cache_file())
+    return LeanParser(lark, _BUILDER)
+
+
+def _cache_file() -> str | bool:
+    """Where Lark keeps the analysed grammar, so that start-up skips the LALR analysis."""
+    import os
+    import tempfile
+
+    from circuit_backprop import __version__
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    for folder in (os.path.join(base, "circuit-backprop"), tempfile.gettempdir()):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return os.path.join(folder, f"grammar-{__version__}.lark-cache")
+        except OSError:
+            continue
+    return False
 
 
 def parse(text: str) -> Graph:
     """Parse program text into a gate graph; raise SourceError with line:column on bad input."""
+    import gc
+
     parser = _parser()
     _BUILDER.reset(text)
+    collecting = gc.isenabled()
+    gc.disable()  # building a million small objects: the cyclic collector would only slow it down
     try:
         return parser.parse(text)
-    except UnexpectedInput as e:
+    except LalrSyntaxError as e:
         raise _syntax_error(text, e) from None
     finally:
         _BUILDER.reset("")
+        if collecting:
+            gc.enable()
 
 
-def _syntax_error(text: str, e: UnexpectedInput) -> SourceError:
-    offset = getattr(e, "pos_in_stream", None)
-    if isinstance(e, UnexpectedToken) and e.token.type != "$END":
-        offset = e.token.start_pos
-    if offset is None or isinstance(e, UnexpectedEOF) or (
-        isinstance(e, UnexpectedToken) and e.token.type == "$END"
-    ):
+def _syntax_error(text: str, e: LalrSyntaxError) -> SourceError:
+    offset = e.offset
+    if e.kind == "$END":
         offset = len(text.rstrip())
-    expected = sorted({TOKEN_NAMES.get(t, t) for t in getattr(e, "expected", None) or ()})
+    expected = sorted({TOKEN_NAMES.get(t, t) for t in e.expected})
     keyword = _keyword_before(text, offset)
-    if isinstance(e, UnexpectedToken) and e.token.type in ("INPUT", "OUTPUT", "DEF"):
-        message = f"'{e.token}' is a reserved word and cannot be used as a name"
+    if e.kind in ("INPUT", "OUTPUT", "DEF"):
+        message = f"'{e.found}' is a reserved word and cannot be used as a name"
         expected = []
-    elif keyword and isinstance(e, UnexpectedToken) and e.token.type != "NAME":
+    elif keyword and e.kind not in ("NAME", "CHAR"):
         offset = text.rfind(keyword, 0, offset)
         message = f"'{keyword}' is a reserved word and cannot be used as a name"
         expected = []
-    elif isinstance(e, UnexpectedCharacters):
-        message = f"unexpected character {text[offset]!r}"
-        expected = sorted({TOKEN_NAMES.get(t, t) for t in e.allowed or ()})
-    elif isinstance(e, UnexpectedToken) and e.token.type != "$END":
-        message = f"unexpected {_describe(e.token)}"
+    elif e.kind == "CHAR":
+        message = f"unexpected character {e.found!r}"
+    elif e.kind != "$END":
+        message = f"unexpected {_describe(e.kind, e.found)}"
     else:
         message = "unexpected end of the program"
     details = [f"expected {_join_or(expected)}"] if expected else []
@@ -396,12 +419,12 @@ def _keyword_before(text: str, offset: int) -> str | None:
     return words[-1] if words and words[-1] in RESERVED else None
 
 
-def _describe(tok: Token) -> str:
-    if tok.type == "_NL":
+def _describe(kind: str, text: str) -> str:
+    if kind == "_NL":
         return "end of line"
-    if tok.type in ("NAME", "NUMBER"):
-        return f"{tok.type.lower()} '{tok}'"
-    return repr(str(tok))
+    if kind in ("NAME", "NUMBER"):
+        return f"{kind.lower()} '{text}'"
+    return repr(text)
 
 
 def _join_or(items: list[str]) -> str:

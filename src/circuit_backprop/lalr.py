@@ -1,0 +1,233 @@
+"""A lean driver for the LALR(1) tables that Lark builds from grammar.lark.
+
+Lark does the hard part: it reads the grammar, works out the LALR(1) parse table, and knows which
+tokens each rule keeps. Its own parse loop is general (any lexer, trees, error recovery, callbacks
+wrapped in several layers), which costs a few microseconds per token: on a million-gate circuit,
+most of the run. This driver runs the same table with:
+
+- one master regular expression built from Lark's own terminal definitions (so the grammar stays
+  the single source of the token set), matched with `re.finditer`;
+- one plain loop over tokens: shift, or reduce and call the builder's method for the rule;
+- callbacks bound once per rule, receiving exactly the children Lark's tree builder would keep
+  (anonymous tokens such as "+" dropped, `[x]` placeholders filled with None, `_rule` children
+  spliced into their parent), so the builder reads like an ordinary Lark inline transformer.
+
+Nothing here recurses: the parser's stack is a list, so a 100,000-deep expression is fine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lark import Lark
+
+
+class Tok(str):
+    """A token: its text, its terminal name, and its [start, end) offsets in the source."""
+
+    type: str
+    start_pos: int
+    end_pos: int
+
+
+class _Splice(list):
+    """Children of a `_rule`, to be spliced into the parent rule's children (as Lark does)."""
+
+
+class LalrSyntaxError(Exception):
+    """Raised with the offending token (or character) and the terminals that were expected."""
+
+    def __init__(self, offset: int, found: str, kind: str, expected: set[str]) -> None:
+        super().__init__(f"unexpected {kind} {found!r} at offset {offset}")
+        self.offset = offset
+        self.found = found  # the token's text ("" at the end)
+        self.kind = kind  # its terminal name, "$END", or "CHAR" for an unknown character
+        self.expected = expected
+
+
+class LeanParser:
+    def __init__(self, lark: Lark, builder: Any) -> None:
+        table = lark.parser.parser._parse_table  # LALR table computed by Lark
+        self.start_state = table.start_states["start"]
+        self.end_state = table.end_states["start"]
+        self.builder = builder
+        self._compile_lexer(lark)
+        reducers: dict[Any, tuple[int, str, Callable[[list], Any] | None]] = {}
+        for rule in lark.rules:
+            reducers[rule] = (len(rule.expansion), rule.origin.name, self._reducer(rule))
+        # the table, with reduce actions replaced by (size, origin, callback)
+        self.states: dict[int, dict[str, tuple[bool, Any]]] = {
+            state: {
+                symbol: (True, arg) if action.name == "Shift" else (False, reducers[arg])
+                for symbol, (action, arg) in actions.items()
+            }
+            for state, actions in table.states.items()
+        }
+
+    # --- the lexer ----------------------------------------------------------------------------
+
+    def _compile_lexer(self, lark: Lark) -> None:
+        ignore = set(lark.lexer_conf.ignore)
+        words, patterns, strings = {}, [], []
+        name_re = None
+        for term in lark.lexer_conf.terminals:
+            if term.name == "NAME":
+                name_re = re.compile(term.pattern.to_regexp())
+        for term in lark.lexer_conf.terminals:
+            regexp = term.pattern.to_regexp()
+            if term.pattern.type == "str" and name_re and name_re.fullmatch(term.pattern.value):
+                words[term.pattern.value] = term.name  # a keyword: lexed as NAME, then renamed
+            elif term.pattern.type == "str":
+                strings.append((len(term.pattern.value), term.name, regexp))
+            else:
+                patterns.append((term.name, regexp))
+        strings.sort(reverse=True)  # longest first: "**" before "*"
+        parts = [f"(?P<{name}>{regexp})" for name, regexp in patterns]
+        parts += [f"(?P<{name}>{regexp})" for _, name, regexp in strings]
+        parts.append(r"(?P<CHAR>.)")
+        self.lexer = re.compile("|".join(parts), re.DOTALL)
+        self.ignore = ignore
+        self.keywords = words
+        kept = set()
+        for rule in lark.rules:
+            for sym in rule.expansion:
+                if sym.is_term and not sym.filter_out:
+                    kept.add(sym.name)
+        self.kept_terminals = kept
+
+    # --- callbacks ----------------------------------------------------------------------------
+
+    def _reducer(self, rule: Any) -> Callable[[list], Any] | None:
+        origin = rule.origin.name
+        name = rule.alias or origin
+        if origin == "start" or origin.startswith("__start"):
+            # statements act when they are reduced; the program's list of them is not needed
+            return self.builder.start if origin == "start" else _nothing
+        plan, trailing = _child_plan(rule)
+        method = getattr(self.builder, name, None)
+        simple = not trailing and all(not expand and not nones for _, expand, nones in plan)
+        if method is None and origin.startswith("_"):
+            return lambda s: _Splice(_filter(s, plan, trailing))
+        if method is None:
+            if rule.options.expand1 and len(plan) == 1 and simple:
+                return None  # `?rule: child`: the child's value passes through
+            raise ValueError(f"the builder has no method for grammar rule {name!r}")
+        if simple:
+            positions = [i for i, _, _ in plan]
+            if len(positions) == 1:
+                (i,) = positions
+                return lambda s: method(s[i])
+            if len(positions) == 2:
+                i, j = positions
+                return lambda s: method(s[i], s[j])
+            if len(positions) == 3:
+                i, j, k = positions
+                return lambda s: method(s[i], s[j], s[k])
+        return lambda s: method(*_filter(s, plan, trailing))
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def parse(self, text: str) -> Any:
+        states, ignore, keywords, kept = self.states, self.ignore, self.keywords, self.kept_terminals
+        state_stack = [self.start_state]
+        value_stack: list[Any] = []
+        push_state, push_value = state_stack.append, value_stack.append
+        for m in self.lexer.finditer(text):
+            kind = m.lastgroup
+            if kind in ignore:
+                continue
+            if kind == "NAME":
+                kind = keywords.get(m.group(), "NAME")
+            elif kind == "CHAR":
+                raise LalrSyntaxError(m.start(), m.group(), "CHAR", self._expected(state_stack))
+            if kind in kept:
+                token = Tok(m.group())
+                token.type = kind
+                token.start_pos, token.end_pos = m.span()
+            else:
+                token = None
+            while True:
+                try:
+                    shift, arg = states[state_stack[-1]][kind]
+                except KeyError:
+                    raise LalrSyntaxError(
+                        m.start(), m.group(), kind, self._expected(state_stack)
+                    ) from None
+                if shift:
+                    push_state(arg)
+                    push_value(token)
+                    break
+                size, origin, callback = arg
+                if size:
+                    children = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    children = []
+                value = children[0] if callback is None else callback(children)
+                push_state(states[state_stack[-1]][origin][1])
+                push_value(value)
+        return self._finish(text, state_stack, value_stack)
+
+    def _finish(self, text: str, state_stack: list[int], value_stack: list[Any]) -> Any:
+        states = self.states
+        while True:
+            try:
+                shift, arg = states[state_stack[-1]]["$END"]
+            except KeyError:
+                raise LalrSyntaxError(len(text), "", "$END", self._expected(state_stack)) from None
+            size, origin, callback = arg
+            if size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            value = children[0] if callback is None else callback(children)
+            state_stack.append(states[state_stack[-1]][origin][1])
+            value_stack.append(value)
+            if state_stack[-1] == self.end_state:
+                return value_stack[-1]
+
+    def _expected(self, state_stack: list[int]) -> set[str]:
+        return {s for s in self.states[state_stack[-1]] if s.isupper() or s == "$END"}
+
+
+def _nothing(children: list) -> None:
+    return None
+
+
+def _child_plan(rule: Any) -> tuple[list[tuple[int, bool, int]], int]:
+    """Which children Lark's tree builder keeps: (index, splice it?, Nones to insert before)."""
+    expansion = rule.expansion
+    empty = rule.options.empty_indices
+    if empty:
+        bits = "".join(str(int(b)) for b in empty)
+        nones = [len(ones) for ones in bits.split("0")]
+    else:
+        nones = [0] * (len(expansion) + 1)
+    plan = []
+    pending = 0
+    for i, sym in enumerate(expansion):
+        pending += nones[i]
+        if not (sym.is_term and sym.filter_out):
+            plan.append((i, (not sym.is_term) and sym.name.startswith("_"), pending))
+            pending = 0
+    return plan, pending + nones[len(expansion)]
+
+
+def _filter(children: list, plan: list[tuple[int, bool, int]], trailing: int) -> list:
+    kept: list = []
+    for i, expand, nones in plan:
+        if nones:
+            kept.extend([None] * nones)
+        child = children[i]
+        if expand and isinstance(child, _Splice):
+            kept.extend(child)
+        else:
+            kept.append(child)
+    if trailing:
+        kept.extend([None] * trailing)
+    return kept
