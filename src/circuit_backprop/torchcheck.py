@@ -267,7 +267,10 @@ def predict(trace: Trace, chosen: set[int], passes: int, zero_grad: bool,
     elif passes > 1 and not retain_graph and saved:
         error = (2, SECOND_TIME)
     completed = passes if error is None else error[0] - 1
-    times = min(completed, 1) if zero_grad else completed
+    if zero_grad:  # .grad = None before every pass after the first: even one that fails
+        times = 0 if error is not None and error[0] > 1 else min(completed, 1)
+    else:
+        times = completed
     grads: list[float | None] = [
         times * one[node] if req[node] and leaf[node] and reaches[node] and times else None
         for node in range(n)
@@ -364,7 +367,7 @@ def behave(trace: Trace, chosen: set[int], shown: list[int], passes: int = 1,
             if not agrees and error is not None and error[0] > 1 and grad is not None:
                 # torch may add part of the failing pass into a leaf before it reaches the gate
                 # whose saved values were freed: one more pass's worth is still explained.
-                partial = (pred.completed + 1) * pred.one_pass[node]
+                partial = (1 if zero_grad else pred.completed + 1) * pred.one_pass[node]
                 agrees = close(partial, grad, rtol, atol)
             agrees = agrees and t.requires_grad == pred.requires_grad[node] and (
                 t.is_leaf == pred.is_leaf[node]

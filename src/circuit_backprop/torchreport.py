@@ -234,8 +234,10 @@ def behaviour_lines(b: Behaviour, trace: Trace, precision: int) -> list[Text]:
                 f"  Why: pass 1 ran backward() without retain_graph=True, so torch freed the "
                 f"values its gates saved for the backward pass ({', '.join(savers)} need their "
                 f"inputs' values for their local gradients). Drop --no-retain-graph to run "
-                f"backward(retain_graph=True). .grad still holds what "
-                f"{_passes(b.completed)} put there."
+                f"backward(retain_graph=True). "
+                + (f".grad was reset to None before pass {p}, so it holds nothing."
+                   if b.zero_grad else
+                   f".grad still holds what {_passes(b.completed)} put there.")
             ))
     elif b.prediction.error is not None:
         lines.append(Text(f"the engine predicted an error on pass {b.prediction.error[0]}; "
