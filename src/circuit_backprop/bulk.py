@@ -161,6 +161,8 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
         two = idx[arity[idx] == 2]
         np.add.at(grads, arg1[two], grads[two] * flow[1][two])
 
+    if not np.isfinite(grads).all():
+        raise Fallback("a gradient overflows")
     trace.grads = grads.tolist()
     trace.local = LocalGradients(graph, local, computed)
     return trace

@@ -136,6 +136,8 @@ def backward(trace: Trace) -> Trace:
                 continue
             row.append(d)
             grads[i] += up * d
+            if not math.isfinite(grads[i]):
+                raise _gradient_overflow(graph, node, k, xs)
         local[node] = tuple(row)
     trace.grads = grads
     trace.local = local
@@ -187,6 +189,16 @@ def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None
         else:
             reason = f"{op.name} is not defined here"
     return EvalError(f"{op.name} gate: {reason}", _failure(graph, node, xs))
+
+
+def _gradient_overflow(graph: Graph, node: int, k: int, xs: list[float]) -> EvalError:
+    op = graph.op(node)
+    wire = graph.label(graph.args[node][k])
+    return EvalError(
+        f"{op.name} gate: the gradient sent to {wire} overflows float64 "
+        f"(upstream × local is too large)",
+        _failure(graph, node, xs),
+    )
 
 
 def _gradient_error(

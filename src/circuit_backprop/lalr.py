@@ -130,7 +130,8 @@ class LeanParser:
     # --- the loop -----------------------------------------------------------------------------
 
     def parse(self, text: str) -> Any:
-        states, ignore, keywords, kept = self.states, self.ignore, self.keywords, self.kept_terminals
+        states, ignore, keywords = self.states, self.ignore, self.keywords
+        kept = self.kept_terminals
         state_stack = [self.start_state]
         value_stack: list[Any] = []
         push_state, push_value = state_stack.append, value_stack.append

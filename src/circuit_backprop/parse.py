@@ -69,7 +69,7 @@ class _Builder:
     def number(self, tok: Token) -> Ref:
         g = self.graph
         node = g.add_node(CONST, (), tok.start_pos, tok.end_pos)
-        g.consts[node] = float(tok)
+        g.consts[node] = self.finite(tok)
         return Ref(node, tok.start_pos, tok.end_pos)
 
     def check_not_reserved(self, tok: Token) -> None:
@@ -220,8 +220,14 @@ class _Builder:
         self.declared[name] = start
         self.statements.append(_Statement("input", start, Ref(node, start, start), name))
 
+    def finite(self, tok: Token) -> float:
+        value = float(tok)
+        if value == float("inf"):
+            raise self.error(f"the number {tok} is too large for float64", tok.start_pos)
+        return value
+
     def signed_number(self, *toks: Token) -> float:
-        value = float(toks[-1])
+        value = self.finite(toks[-1])
         return -value if len(toks) == 2 and toks[0] == "-" else value
 
     def output_decl(self, kw: Token, name_tok: Token) -> None:
