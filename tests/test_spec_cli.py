@@ -263,8 +263,20 @@ def test_version_subprocess(proc):
 
 def test_python_dash_m(parse):
     p = subprocess.run(
-        [sys.executable, "-m", "circuit_backprop", "eval", "(x+y)*z", "--x", "-2", "--y", "5",
-         "--z", "-4", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "circuit_backprop",
+            "eval",
+            "(x+y)*z",
+            "--x",
+            "-2",
+            "--y",
+            "5",
+            "--z",
+            "-4",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -293,3 +305,18 @@ def test_usage_error_exit_code_subprocess(proc):
 def test_no_command_is_usage_error_or_help(run):
     out = run()
     assert out.exit_code in (0, 2)
+
+
+def test_unknown_flag_does_not_swallow_following_option(run):
+    # --jsn must not take "--x" as its value; the error is about --jsn
+    out = run("eval", "x*2", "--jsn", "--x", "3")
+    assert out.exit_code == 2
+    assert "--json" in out.stderr, out.stderr
+
+
+def test_set_for_input_names_that_clash_with_options(run_json):
+    data = run_json(
+        "backward", "json*precision", "--set", "json=3", "--set", "precision=-2", "--json"
+    )
+    assert data["value"] == -6.0
+    assert data["gradients"] == {"json": -2.0, "precision": 3.0}

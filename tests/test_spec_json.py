@@ -10,8 +10,27 @@ SEED = "q = x + 2*y; f = q*z"
 SEED_ARGS = ["--x", "3", "--y", "-4", "--z", "19"]
 
 OPS = {
-    "input", "const", "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "sin",
-    "cos", "tan", "tanh", "sigmoid", "relu", "abs", "max", "min", "id",
+    "input",
+    "const",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "exp",
+    "log",
+    "sqrt",
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "abs",
+    "max",
+    "min",
+    "id",
 }
 
 

@@ -29,13 +29,7 @@ def test_semicolons_and_newlines_mix(run_json):
 
 def test_comments_blank_lines_tabs(run_json):
     program = (
-        "# staged example\n"
-        "\n"
-        "q = x + 2*y   # the sum\n"
-        "   \n"
-        "\t# indented comment\n"
-        "f\t=\tq * z\n"
-        "\n"
+        "# staged example\n\nq = x + 2*y   # the sum\n   \n\t# indented comment\nf\t=\tq * z\n\n"
     )
     data = run_json("backward", program, "--x", "3", "--y", "-4", "--z", "19", "--json")
     assert data["value"] == -95.0

@@ -33,13 +33,13 @@ PROGRAM_ALPHABET = st.sampled_from(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pieces=st.lists(PROGRAM_ALPHABET, max_size=30), command=st.sampled_from(["eval", "backward"]))
+@given(
+    pieces=st.lists(PROGRAM_ALPHABET, max_size=30), command=st.sampled_from(["eval", "backward"])
+)
 def test_program_like_text_never_crashes(pieces, command):
     source = "".join(pieces)
-    result = CliRunner().invoke(
-        _app(), [command, "--", source] if source.startswith("-") and False else [command, source,
-                 "--set", "x=0.5", "--set", "y=-2", "--set", "z=0"]
-    )
+    args = [command, source, "--set", "x=0.5", "--set", "y=-2", "--set", "z=0"]
+    result = CliRunner().invoke(_app(), args)
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         source,
         repr(result.exception),
@@ -65,7 +65,7 @@ def test_random_inputs_seed_circuit(x, y):
     q = x * y + y
     assert data["value"] == q * x
     assert data["gradients"]["x"] == q + x * y  # grad via q*x: q*1 + x*(y)
-    assert data["gradients"]["y"] == x * (x + 1.0) or data["gradients"]["y"] == x * x + x
+    assert data["gradients"]["y"] == x * x + x
 
 
 # ---------------------------------------------------------------- deep expressions

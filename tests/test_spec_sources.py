@@ -124,7 +124,17 @@ def test_non_utf8_file_subprocess(proc, tmp_path):
         ["backward", "--json", "--x", "3", "--y", "-4", "--z", "19", "q = x + 2*y; f = q*z"],
         ["backward", "--x", "3", "q = x + 2*y; f = q*z", "--y", "-4", "--json", "--z", "19"],
         ["backward", "q = x + 2*y; f = q*z", "--json", "--x=3", "--y=-4", "--z=19"],
-        ["backward", "--set", "x=3", "--json", "q = x + 2*y; f = q*z", "--set", "y=-4", "--z", "19"],
+        [
+            "backward",
+            "--set",
+            "x=3",
+            "--json",
+            "q = x + 2*y; f = q*z",
+            "--set",
+            "y=-4",
+            "--z",
+            "19",
+        ],
     ],
 )
 def test_options_before_or_after_source(run_json, args):
