@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +56,10 @@ app = typer.Typer(
 # --- arguments --------------------------------------------------------------------------------
 
 
+OPTIONAL_VALUE = {"--expand": "*"}  # options whose value may be left out, and its stand-in
+NAME_LIST = re.compile(r"[A-Za-z_]\w*(,[A-Za-z_]\w*)*")
+
+
 class CircuitCommand(TyperCommand):
     """A command that takes SOURCE and `--NAME VALUE` pairs out of its arguments itself."""
 
@@ -74,7 +79,11 @@ class CircuitCommand(TyperCommand):
                 positional.extend(args[i + 1 :])
                 break
             opt = arg.split("=", 1)[0] if arg.startswith("--") else arg
-            if opt in takes_value:
+            if opt in OPTIONAL_VALUE and "=" not in arg and not (
+                i + 1 < len(args) and NAME_LIST.fullmatch(args[i + 1])
+            ):  # `--expand` alone: its value is optional
+                known.append(f"{opt}={OPTIONAL_VALUE[opt]}")
+            elif opt in takes_value:
                 known.append(arg)
                 if takes_value[opt] and "=" not in arg and i + 1 < len(args):
                     known.append(args[i + 1])
@@ -82,8 +91,15 @@ class CircuitCommand(TyperCommand):
             elif arg.startswith("--") and len(arg) > 2:
                 name, eq, value = arg[2:].partition("=")
                 if not eq:
-                    value = args[i + 1] if i + 1 < len(args) else None
-                    i += 1
+                    # `--NAME VALUE` takes the next argument only when it is a number, so that a
+                    # mistyped option (`--jsn "x*2"`) never swallows what follows it
+                    following = args[i + 1] if i + 1 < len(args) else None
+                    if following is not None and looks_like_number(following):
+                        value = following
+                        i += 1
+                    else:
+                        value = None
+                        ctx.meta.setdefault("circuit.following", {})[name] = following
                 values.append((name, value))
             else:
                 positional.append(arg)
@@ -107,7 +123,27 @@ class Invocation:
     path_like: bool
 
 
+def looks_like_number(text: str) -> bool:
+    return NUMBER.fullmatch(text.strip()) is not None
+
+
+NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+
+
 def invocation(ctx: typer.Context, set_values: list[str]) -> Invocation:
+    options = ctx.meta.get("circuit.options", [])
+    following = ctx.meta.get("circuit.following", {})
+    for name, value in ctx.meta.get("circuit.values", []):
+        if value is None:  # an unknown option, or an input without a number after it
+            close = _option_hint(name, options)
+            if close or not name.isidentifier():
+                raise UsageError(f"no such option: --{name}", close)
+            after = following.get(name)
+            raise UsageError(
+                f"--{name} needs a number after it"
+                + (f", got {after!r}" if after is not None else ""),
+                ["give input values as --NAME VALUE, e.g. --x 3 or --y=-4"],
+            )
     positional: list[str] = ctx.meta.get("circuit.positional", [])
     if not positional:
         raise UsageError("missing SOURCE: a .circ file, '-' for standard input, or program text",
@@ -142,6 +178,8 @@ def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dic
         if name in values:
             raise UsageError(f"a value for '{name}' is given twice")
         try:
+            if not looks_like_number(raw):
+                raise ValueError(raw)
             value = float(raw)
         except ValueError:
             close = _option_hint(name, options)
@@ -188,7 +226,9 @@ def _decode(data: bytes, origin: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def resolve_inputs(graph, given: dict[str, float]) -> dict[str, float]:  # noqa: ANN001
+def resolve_inputs(
+    graph, given: dict[str, float], options: list[str] | None = None  # noqa: ANN001
+) -> dict[str, float]:
     """Command-line values over the program's defaults; every input needs one."""
     unknown = [name for name in given if name not in graph.inputs]
     if unknown:
@@ -198,6 +238,7 @@ def resolve_inputs(graph, given: dict[str, float]) -> dict[str, float]:  # noqa:
             close = difflib.get_close_matches(name, list(graph.inputs), n=1)
             if close:
                 hints.append(f"--{name}: did you mean --{close[0]}?")
+            hints.extend(_option_hint(name, options or []))
         raise UsageError(
             f"unknown input{'s' if len(unknown) > 1 else ''} "
             + ", ".join(f"'{n}'" for n in unknown)
@@ -227,7 +268,7 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_error(err: CircuitError, origin: str = "") -> None:
@@ -238,7 +279,7 @@ def print_error(err: CircuitError, origin: str = "") -> None:
         if origin and origin != "<inline>":
             console.print(f"  --> {_escape(origin)}:{pos.line}:{pos.column}")
         else:
-            console.print(f"  --> line {pos.line}, column {pos.column}")
+            console.print(f"  --> {pos.line}:{pos.column} (line {pos.line}, column {pos.column})")
         gutter = str(pos.line)
         line_text = pos.line_text.expandtabs(1)
         if len(line_text) > 200:  # keep a huge one-line program to one short screen
@@ -251,10 +292,9 @@ def print_error(err: CircuitError, origin: str = "") -> None:
         console.print(f"  {' ' * len(gutter)} | {' ' * (caret_at - 1)}[bold red]^[/]")
     if isinstance(err, EvalError):
         f = err.failure
-        where = f"{origin}:" if origin and origin != "<inline>" else "line "
-        sep = ":" if where.endswith(":") else ", column "
+        where = f"{origin}:" if origin and origin != "<inline>" else ""
         console.print(f"  in gate {_escape(f.label)}: {_escape(f.source)}  "
-                      f"({_escape(where)}{f.line}{sep}{f.column})")
+                      f"(at {_escape(where)}{f.line}:{f.column})")
         if f.inputs:
             values = ", ".join(f"{_escape(label)} = {value!r}" for label, value in f.inputs)
             console.print(f"  its inputs: {values}")
@@ -299,11 +339,24 @@ ZeroGradOption = Annotated[bool, typer.Option(
     "--zero-grad", help="With --passes: reset .grad to None between passes.")]
 NoRetainOption = Annotated[bool, typer.Option(
     "--no-retain-graph", help="With --passes: backward() without retain_graph=True.")]
+ExpandOption = Annotated[str | None, typer.Option(
+    "--expand", metavar="[NAMES]",
+    help="Break composite gates (defs, and built-ins like sigmoid) into primitive gates: all "
+         "of them, or only --expand=NAME,... ")]
+CheckNumericOption = Annotated[bool, typer.Option(
+    "--check-numeric", help="Compare every gradient with central differences.")]
+EpsOption = Annotated[float, typer.Option(
+    "--eps", min=1e-300, help="--check-numeric: the step (default 1e-6).")]
+NumericAtolOption = Annotated[float, typer.Option(
+    "--numeric-atol", min=0.0, help="--check-numeric: absolute tolerance (default 1e-5).")]
+NumericRtolOption = Annotated[float, typer.Option(
+    "--numeric-rtol", min=0.0, help="--check-numeric: relative tolerance (default 1e-3).")]
 
 
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
          precision: int, steps: bool = False, pause: bool = False,
-         show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None) -> None:
+         show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None,
+         expand: str | None = None, numeric_opts: Any = None) -> None:
     from circuit_backprop import engine, report
     from circuit_backprop.parse import parse
 
@@ -319,7 +372,11 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
                     "SOURCE was read as program text: no file of that name exists"
                 )
             raise
-        inputs = resolve_inputs(graph, inv.values)
+        if expand is not None:  # --expand: composite gates broken into primitives
+            from circuit_backprop.composite import expand as expand_graph
+
+            graph = expand_graph(graph, None if expand == "*" else expand.split(","))
+        inputs = resolve_inputs(graph, inv.values, ctx.meta.get("circuit.options"))
         trace = engine.run(graph, inputs, gradients=gradients)
     except CircuitError as err:
         print_error(err, origin)
@@ -335,6 +392,16 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
                 show(stdout_console(), trace)
             else:
                 walkthrough.print_steps(stdout_console(), trace, precision, pause=pause)
+        except CircuitError as err:
+            print_error(err, origin)
+            raise typer.Exit(err.exit_code) from None
+        return
+    if numeric_opts is not None and numeric_opts.check:  # with --check-torch too, if given
+        from circuit_backprop import numeric
+
+        try:
+            numeric.emit(stdout_console(), trace, inputs, numeric_opts, as_json, precision,
+                         torch_opts)
         except CircuitError as err:
             print_error(err, origin)
             raise typer.Exit(err.exit_code) from None
@@ -370,15 +437,23 @@ def eval_command(
     check_torch: CheckTorchOption = False,
     rtol: RtolOption = 1e-9,
     atol: AtolOption = 1e-12,
+    expand: ExpandOption = None,
+    check_numeric: CheckNumericOption = False,
+    eps: EpsOption = 1e-6,
+    numeric_atol: NumericAtolOption = 1e-5,
+    numeric_rtol: NumericRtolOption = 1e-3,
 ) -> None:
     """Run the forward pass: every gate's value, left to right, then the output.
 
     Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
     """
+    from circuit_backprop.numeric import NumericOptions
     from circuit_backprop.torchreport import TorchOptions
 
     _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
-         steps=steps, pause=pause, torch_opts=TorchOptions(check_torch, rtol, atol))
+         steps=steps, pause=pause, torch_opts=TorchOptions(check_torch, rtol, atol),
+         expand=expand,
+         numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
 @app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -397,18 +472,25 @@ def backward_command(
     passes: PassesOption = 1,
     zero_grad: ZeroGradOption = False,
     no_retain_graph: NoRetainOption = False,
+    expand: ExpandOption = None,
+    check_numeric: CheckNumericOption = False,
+    eps: EpsOption = 1e-6,
+    numeric_atol: NumericAtolOption = 1e-5,
+    numeric_rtol: NumericRtolOption = 1e-3,
 ) -> None:
     """Run the forward and the backward pass: every gate's local gradient, upstream gradient and
     what it sends down each input wire, then ∂f/∂ every input and named gate.
 
     Example: circuit backward circuits/staged.circ --json
     """
+    from circuit_backprop.numeric import NumericOptions
     from circuit_backprop.torchreport import TorchOptions
 
     torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
                               passes, zero_grad, not no_retain_graph)
     _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision,
-         steps=steps, pause=pause, torch_opts=torch_opts)
+         steps=steps, pause=pause, torch_opts=torch_opts, expand=expand,
+         numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
 @app.command("draw", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
