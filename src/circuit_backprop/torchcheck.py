@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import Any
 
 from circuit_backprop.engine import Trace
-from circuit_backprop.errors import UsageError
+from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError
 from circuit_backprop.graph import Graph
 from circuit_backprop.ops import CONST, INPUT
 
@@ -43,6 +43,12 @@ SECOND_TIME = "Trying to backward through the graph a second time"
 
 class TorchMissing(UsageError):
     """PyTorch is needed for what was asked, and is not installed (exit 2)."""
+
+
+class TorchDisagrees(CircuitError):
+    """torch computed something other than the engine, or than it predicted (exit 1)."""
+
+    exit_code = EXIT_EVAL
 
 
 def load_torch(what: str = "--check-torch") -> ModuleType:

@@ -15,9 +15,8 @@ from rich.text import Text
 
 from circuit_backprop import torchcheck
 from circuit_backprop.engine import Trace
-from circuit_backprop.errors import EvalError, GateFailure
 from circuit_backprop.report import GRAD_STYLE, Extra, fmt, summary_nodes
-from circuit_backprop.torchcheck import Behaviour, TorchCheck
+from circuit_backprop.torchcheck import Behaviour, TorchCheck, TorchDisagrees
 
 OK_STYLE = "green"
 BAD_STYLE = "bold red"
@@ -128,15 +127,11 @@ def _which(check: TorchCheck, node: int, label: str) -> str:
     return f"{label} ({' and '.join(parts)})"
 
 
-def disagreement_error(check: TorchCheck, trace: Trace) -> EvalError:
+def disagreement_error(check: TorchCheck, trace: Trace) -> TorchDisagrees:
     graph = trace.graph
-    first = check.disagreeing[0].node
-    line, column = graph.position(first)
-    failure = GateFailure(first, graph.label(first), graph.source(first), line, column)
     labels = ", ".join(_which(check, g.node, graph.label(g.node)) for g in check.disagreeing)
-    err = EvalError(f"torch disagrees with the engine on: {labels}", failure)
-    err.details.append("loosen the comparison with --rtol/--atol if this is rounding")
-    return err
+    return TorchDisagrees(f"torch disagrees with the engine on: {labels}",
+                          ["loosen the comparison with --rtol/--atol if this is rounding"])
 
 
 def check_json(check: TorchCheck) -> dict[str, Any]:
@@ -329,7 +324,7 @@ def print_after(console: Console, result: TorchRun, precision: int) -> None:
             console.print(line)
 
 
-def failure(result: TorchRun) -> EvalError | None:
+def failure(result: TorchRun) -> TorchDisagrees | None:
     """The error (exit 1) when torch disagrees with the engine, or None."""
     if result.check is not None and not result.check.ok:
         return disagreement_error(result.check, result.trace)
@@ -337,13 +332,8 @@ def failure(result: TorchRun) -> EvalError | None:
     if b is not None and not b.ok:
         graph = result.trace.graph
         bad = [n.node for n in b.nodes if not n.agrees]
-        first = bad[0] if bad else graph.output
-        line, column = graph.position(first)
         labels = ", ".join(graph.label(i) for i in bad) or "the error it raised"
-        return EvalError(
-            f"torch's autograd did not do what the engine predicted: {labels}",
-            GateFailure(first, graph.label(first), graph.source(first), line, column),
-        )
+        return TorchDisagrees(f"torch's autograd did not do what the engine predicted: {labels}")
     return None
 
 
