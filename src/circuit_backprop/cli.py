@@ -10,6 +10,7 @@ never gets the chance to read them as short options.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
 import re
@@ -545,6 +546,49 @@ def torch_command(
         console.file.write(script(trace))
 
     _run(ctx, set_values, gradients=True, as_json=False, precision=6, show=show)
+
+
+@app.command("plot", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def plot_command(
+    ctx: typer.Context,
+    wrt: Annotated[str, typer.Option(
+        "--wrt", metavar="NAME", help="The input that varies (the others stay fixed).")],
+    range_text: Annotated[str | None, typer.Option(
+        "--range", metavar="A:B", help="Its range (default: its value ± max(1, |value|)).")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="FILE",
+        help="Write a PNG, SVG or PDF with matplotlib (the 'plot' extra).")] = None,
+    points: Annotated[int, typer.Option("--points", min=2, max=100_000,
+                                        help="How many values to sample.")] = 201,
+    as_json: JsonOption = False,
+    precision: PrecisionOption = 6,
+    set_values: SetOption = None,  # type: ignore[assignment]
+) -> None:
+    """Plot f as one input varies around its value, with the tangent line (slope ∂f/∂x) and the
+    point: the derivative as the slope of the best local linear approximation.
+
+    Example: circuit plot circuits/neuron.circ --wrt x0 --range -4:4 -o neuron.png
+    """
+    from circuit_backprop import plot
+
+    def show(console: Console, trace: Any) -> None:
+        lo, hi = plot.parse_range(range_text) if range_text else (None, None)
+        data = plot.sample(trace, wrt, lo, hi, points)
+        if output:
+            plot.save(data, output)
+        if as_json:
+            console.file.write(json.dumps(data.to_json(), allow_nan=False) + "\n")
+            return
+        if not output:
+            for line in plot.text_lines(data, precision=min(precision, 4)):
+                console.print(line, soft_wrap=True)
+        for line in plot.caption(data, precision):
+            console.print(line)
+        if output:
+            console.print(f"wrote {output}")
+
+    _run(ctx, set_values, gradients=True, as_json=False, precision=precision, show=show)
 
 
 def _version(value: bool) -> None:
