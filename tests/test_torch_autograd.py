@@ -132,7 +132,7 @@ def test_no_retain_graph_is_harmless_when_no_gate_saves_values(run) -> None:
 def test_the_table_shows_prediction_and_torch_side_by_side(run) -> None:
     out = run("backward", SEED, *VALUES, "--requires-grad", "q")
     assert out.exit_code == 0
-    for header in ("requires_grad", "is_leaf", "engine predicts .grad", "torch .grad", "why"):
+    for header in ("requires_grad", "is_leaf", "predicted .grad", "torch .grad", "why"):
         assert header in out.stdout
     assert "did exactly what the engine predicted" in out.stdout
 

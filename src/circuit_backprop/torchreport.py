@@ -175,8 +175,8 @@ def behaviour_table(b: Behaviour, trace: Trace, precision: int) -> Table:
         title_justify="left",
     )
     for header, justify in (("node", "left"), ("requires_grad", "center"),
-                            ("is_leaf", "center"), (f"∂{fname}/∂node, one pass", "right"),
-                            ("engine predicts .grad", "right"), ("torch .grad", "right"),
+                            ("is_leaf", "center"), (f"∂{fname}/∂node (1 pass)", "right"),
+                            ("predicted .grad", "right"), ("torch .grad", "right"),
                             ("", "center"), ("why", "left")):
         table.add_column(header, justify=justify)
     for n in b.nodes:
