@@ -134,3 +134,10 @@ def test_constant_output_is_explained(run) -> None:
     out = run("backward", "f = 2*3", "--check-torch")
     assert out.exit_code == 0, out.output
     assert "depends on no input" in out.stdout
+
+
+def test_composite_gates_are_checked_too(run) -> None:
+    out = run("backward", "def sq(a) = a*a\nf = sq(x) * y", "--x", "3", "--y", "2",
+              "--check-torch")
+    assert out.exit_code == 0, out.output
+    assert "agrees on every gate's value and gradient" in out.stdout

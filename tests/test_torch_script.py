@@ -56,6 +56,7 @@ PROGRAMS = [
     ("lambda = x * 3; print = lambda - 1; f = print * print", ["--x", "2"]),
     ("k = 3; g = x * k; dead = exp(x); f = g + x", ["--x", "2"]),
     ("input torch = 2\nf = torch * torch", []),
+    ("def sq(a) = a*a\ndef h(u, v) = sq(u) - v*u\nf = h(sq(x), 2) + x", ["--x", "3"]),
 ]
 
 

@@ -58,31 +58,29 @@ def _literal(value: float) -> str:
     return repr(float(value))
 
 
-def script(trace: Trace) -> str:
-    graph = trace.graph
-    depends = trace.depends
-    py = python_names(graph)
+def _depends(graph: Graph) -> list[bool]:
+    depends = [False] * len(graph)
+    for node in range(len(graph)):
+        kind = graph.ops[node]
+        depends[node] = kind == INPUT or (
+            kind != CONST and any(depends[i] for i in graph.args[node]))
+    return depends
+
+
+def _staged(graph: Graph, depends: list[bool], py: dict[int, str], functions: dict[str, str],
+            retain: bool, comments: bool) -> tuple[list[str], str]:
+    """Statements for every named (or multiply used) gate, and the output's expression.
+
+    Unnamed gates are written inline, each op with its `torch_text`; a def is a call of the
+    Python function `functions[op name]`. Inputs must already be Python names (in `py`)."""
     uses = [0] * len(graph)
     for args in graph.args:
         for i in args:
             uses[i] += 1
     out = graph.output
-    fname = py[out] if out in py else f"_{out}"
-    lines = [
-        f"# The circuit as a PyTorch program, output {fname} (written by circuit {__version__}).",
-        "# Run it with python; every gradient it prints is autograd's.",
-        "import torch",
-        "",
-        "# inputs: float64 0-d tensors that require grad",
-    ]
-    for node in graph.inputs.values():
-        lines.append(f"{py[node]} = torch.tensor({_literal(trace.values[node])}, "
-                     "dtype=torch.float64, requires_grad=True)")
-    renamed = [f"{graph.names[n]} -> {p}" for n, p in py.items() if p != graph.names[n]]
-    if renamed:
-        lines.append("# renamed (reserved in Python): " + ", ".join(renamed))
-    lines += ["", "# forward pass: the staged statements, with the circuit's own names"]
-    text: dict[int, tuple[str, int]] = {}  # node -> (expression, precedence) of inlined nodes
+    lines: list[str] = []
+    taken = set(py.values())
+    text: dict[int, tuple[str, int]] = {}  # node -> (expression, precedence)
     for node in range(len(graph)):
         kind = graph.ops[node]
         if kind == INPUT:
@@ -95,28 +93,99 @@ def script(trace: Trace) -> str:
                 text[node] = (py[node], ATOM)
             continue  # else written where it is used: a literal, or a tensor in torch calls
         op = graph.op(node)
-        prec, need = _shape(op.torch_text)
-        literal_ok = depends[node] and not op.torch_text.startswith("torch.") and prec < ATOM
-        parts: dict[str, str] = {}
-        for k, (slot, i) in enumerate(zip("ab", graph.args[node], strict=False)):
+        call = functions.get(graph.ops[node])
+        template = "" if call else op.torch_text
+        prec, need = (ATOM, [0]) if call else _shape(template)
+        literal_ok = depends[node] and not call and not template.startswith("torch.") and (
+            prec < ATOM)
+        parts: list[str] = []
+        for k, i in enumerate(graph.args[node]):
             if graph.ops[i] == CONST and i not in py:
                 value = graph.consts[i]
                 s, p = ((_literal(value), ATOM) if literal_ok
                         else (f"torch.tensor({_literal(value)}, dtype=torch.float64)", ATOM))
             else:
                 s, p = text[i]
-            parts[slot] = f"({s})" if p < need[min(k, len(need) - 1)] else s
-        expr = op.torch_text.format(**parts)
-        named = node in py
-        if named or uses[node] > 1 or node == out:
-            var = py.get(node) or _fresh(f"_{node}", set(py.values()))
+            parts.append(f"({s})" if p < need[min(k, len(need) - 1)] else s)
+        if call:
+            expr = f"{call}({', '.join(parts)})"
+        else:
+            expr = template.format(**dict(zip("ab", parts, strict=False)))
+        if node != out and (node in py or uses[node] > 1):
+            var = py.get(node) or _fresh(f"_{node}", taken)
+            taken.add(var)
             line, _ = graph.position(node)
-            lines.append(f"{var} = {expr}  # line {line}: {graph.source(node, 50)}")
-            if depends[node]:
+            note = f"  # line {line}: {graph.source(node, 50)}" if comments else ""
+            lines.append(f"{var} = {expr}{note}")
+            if retain and depends[node]:
                 lines.append(f"{var}.retain_grad()")
             text[node] = (var, ATOM)
         else:
             text[node] = (expr, prec)
+    return lines, text[out][0] if out in text else py[out]
+
+
+def _functions(graph: Graph, taken: set[str]) -> tuple[list[str], dict[str, str]]:
+    """A Python function for every def the circuit uses (defs may call earlier defs)."""
+    found: dict[str, object] = {}
+    todo = [graph]
+    while todo:
+        g = todo.pop()
+        for name, op in g.custom_ops.items():
+            definition = getattr(op, "definition", None)
+            if definition is not None and name not in found:
+                found[name] = definition
+                todo.append(definition.body)
+    defs = sorted(found.values(), key=lambda d: d.start)  # type: ignore[attr-defined]
+    names: dict[str, str] = {}
+    lines: list[str] = []
+    for d in defs:
+        fn = d.name  # type: ignore[attr-defined]
+        while keyword.iskeyword(fn) or fn in _RESERVED or fn in taken:
+            fn += "_"
+        taken.add(fn)
+        names[d.name] = fn  # type: ignore[attr-defined]
+        body: Graph = d.body  # type: ignore[attr-defined]
+        bpy = python_names(body)
+        params = ", ".join(bpy[body.inputs[p]] for p in d.params)  # type: ignore[attr-defined]
+        body_lines, ret = _staged(body, _depends(body), bpy, names, retain=False,
+                                  comments=False)
+        lines.append(f"def {fn}({params}):  # def {d.name}: {d.text}")  # type: ignore[attr-defined]
+        lines += ["    " + line for line in body_lines] + [f"    return {ret}", ""]
+    return lines, names
+
+
+def script(trace: Trace) -> str:
+    graph = trace.graph
+    depends = trace.depends
+    py = python_names(graph)
+    out = graph.output
+    fname = py[out] if out in py else f"_{out}"
+    py.setdefault(out, fname)
+    lines = [
+        f"# The circuit as a PyTorch program, output {fname} (written by circuit {__version__}).",
+        "# Run it with python; every gradient it prints is autograd's.",
+        "import torch",
+        "",
+    ]
+    fn_lines, functions = _functions(graph, set(py.values()))
+    if fn_lines:
+        lines += ["# composite gates (def), as Python functions", *fn_lines]
+    lines.append("# inputs: float64 0-d tensors that require grad")
+    for node in graph.inputs.values():
+        lines.append(f"{py[node]} = torch.tensor({_literal(trace.values[node])}, "
+                     "dtype=torch.float64, requires_grad=True)")
+    renamed = [f"{graph.names[n]} -> {p}" for n, p in py.items() if p != graph.names[n]]
+    if renamed:
+        lines.append("# renamed (reserved in Python): " + ", ".join(renamed))
+    lines += ["", "# forward pass: the staged statements, with the circuit's own names"]
+    body, expr = _staged(graph, depends, py, functions, retain=True, comments=True)
+    lines += body
+    if graph.is_gate(out):
+        line, _ = graph.position(out)
+        lines.append(f"{fname} = {expr}  # line {line}: {graph.source(out, 50)}")
+        if depends[out]:
+            lines.append(f"{fname}.retain_grad()")
     lines += [""]
     shown = [n for n in list(graph.inputs.values()) + sorted(py) if graph.ops[n] != CONST]
     shown = list(dict.fromkeys(shown))
