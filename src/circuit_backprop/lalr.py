@@ -23,6 +23,8 @@ from typing import Any
 
 from lark import Lark
 
+SHIFT, PASS, REDUCE = 0, 1, 2
+
 
 class Tok(str):
     """A token: its text, its terminal name, and its [start, end) offsets in the source."""
@@ -57,12 +59,17 @@ class LeanParser:
         reducers: dict[Any, tuple[int, str, Callable[[list], Any] | None]] = {}
         for rule in lark.rules:
             reducers[rule] = (len(rule.expansion), rule.origin.name, self._reducer(rule))
-        # the table, with reduce actions replaced by (size, origin, callback)
-        self.states: dict[int, dict[str, tuple[bool, Any]]] = {
-            state: {
-                symbol: (True, arg) if action.name == "Shift" else (False, reducers[arg])
-                for symbol, (action, arg) in actions.items()
-            }
+        # The table, each action as (what, arg): SHIFT to state arg; PASS, a `?rule: child`
+        # whose child's value passes through (only the state changes); REDUCE by (size, origin,
+        # callback).
+        def action(kind: Any, arg: Any) -> tuple[int, Any]:
+            if kind.name == "Shift":
+                return SHIFT, arg
+            size, origin, callback = reducers[arg]
+            return (PASS, origin) if size == 1 and callback is None else (REDUCE, reducers[arg])
+
+        self.states: dict[int, dict[str, tuple[int, Any]]] = {
+            state: {symbol: action(kind, arg) for symbol, (kind, arg) in actions.items()}
             for state, actions in table.states.items()
         }
 
@@ -151,15 +158,18 @@ class LeanParser:
                 token = None
             while True:
                 try:
-                    shift, arg = states[state_stack[-1]][kind]
+                    what, arg = states[state_stack[-1]][kind]
                 except KeyError:
                     raise LalrSyntaxError(
                         m.start(), m.group(), kind, self._expected(state_stack)
                     ) from None
-                if shift:
+                if what is SHIFT:
                     push_state(arg)
                     push_value(token)
                     break
+                if what is PASS:
+                    state_stack[-1] = states[state_stack[-2]][arg][1]
+                    continue
                 size, origin, callback = arg
                 if size:
                     children = value_stack[-size:]
@@ -176,9 +186,14 @@ class LeanParser:
         states = self.states
         while True:
             try:
-                shift, arg = states[state_stack[-1]]["$END"]
+                what, arg = states[state_stack[-1]]["$END"]
             except KeyError:
                 raise LalrSyntaxError(len(text), "", "$END", self._expected(state_stack)) from None
+            if what is PASS:
+                state_stack[-1] = states[state_stack[-2]][arg][1]
+                if state_stack[-1] == self.end_state:
+                    return value_stack[-1]
+                continue
             size, origin, callback = arg
             if size:
                 children = value_stack[-size:]
