@@ -152,3 +152,12 @@ def test_check_torch_and_behaviour_together(run) -> None:
     q = next(g["id"] for g in doc["gates"] if g["name"] == "q")
     assert doc["torch"]["gates"][q]["grad"] == 19.0
     assert next(n for n in doc["autograd"]["nodes"] if n["name"] == "q")["grad"] is None
+
+
+def test_a_def_saves_values_only_if_its_body_does(run) -> None:
+    for body, fails in (("a + 1", False), ("a * a", True)):
+        out = run("backward", f"def g(a) = {body}\nf = g(x) - y", "--x", "2", "--y", "1",
+                  "--passes", "2", "--no-retain-graph", "--json")
+        assert out.exit_code == 0, out.output
+        doc = json.loads(out.stdout)["autograd"]
+        assert doc["ok"] and (doc["error"] is not None) == fails

@@ -201,12 +201,22 @@ def chosen_nodes(graph: Graph, names: list[str] | None) -> set[int]:
 
 def saves_values(graph: Graph, node: int) -> bool:
     """Does torch's backward of this gate need saved values? Yes unless its local gradients are
-    constants (+, −, negation, identity): those are the gates whose formulas are plain numbers."""
-    for formula in graph.op(node).formulas:
-        try:
-            float(formula)
-        except ValueError:
-            return True
+    constants (+, −, negation, identity): those are the gates whose formulas are plain numbers.
+    A def runs its body's gates in torch, so it saves values if any of them does."""
+    todo = [(graph, node)]
+    while todo:
+        g, n = todo.pop()
+        op = g.op(n)
+        definition = getattr(op, "definition", None)
+        if definition is not None:
+            body = definition.body
+            todo += [(body, i) for i in range(len(body)) if body.is_gate(i)]
+            continue
+        for formula in op.formulas:
+            try:
+                float(formula)
+            except ValueError:
+                return True
     return False
 
 
