@@ -228,3 +228,13 @@ def test_readme_svg_is_current(repo_dir: Path, tmp_path):
     assert result.exit_code == 0
     committed = repo_dir / "docs" / "staged.svg"
     assert svg_edges(committed.read_text()) == svg_edges(target.read_text())
+
+
+def test_around_does_not_follow_every_use_of_a_hub(run):
+    # x feeds all 500 gates: the part around a250 stays small, and x's node shows its Σ
+    program = "; ".join(["a0 = x"] + [f"a{i} = a{i-1} * 0.5 + x" for i in range(1, 500)])
+    out = run("draw", program, "--x", "1", "--around", "a250", "--depth", "2", "--format", "dot")
+    assert out.exit_code == 0, out.stderr
+    assert "(500 terms) = 2" in out.stdout  # ∂f/∂x = 1 + 0.5 + 0.25 + ... = 2
+    assert out.stdout.count(" -> ") < 20
+    render_svg(out.stdout)

@@ -36,6 +36,7 @@ FORMATS = ("text", "dot", "svg", "png")
 DOT_VALUE_COLOR = "#1a7f37"  # green, as cs231n draws forward values
 DOT_GRAD_COLOR = "#cf222e"  # red, as cs231n draws gradients
 INSTALL_HINT = "install Graphviz: apt-get install graphviz  (macOS: brew install graphviz)"
+FANOUT_FOLLOWED = 8  # --around does not follow the uses of a node used by more gates than this
 MAX_FORK_TERMS = 4  # a fork's sum lists at most this many terms, then "…"
 
 
@@ -121,7 +122,10 @@ def select(trace: Trace, around: str | None = None, depth: int | None = None,
             node = queue.popleft()
             if dist[node] == depth:
                 continue
-            neighbours = list(graph.args[node]) + [w.dst for w in out_wires.get(node, ())]
+            uses = out_wires.get(node, ())
+            neighbours = list(graph.args[node])
+            if len(uses) <= FANOUT_FOLLOWED or node == center:
+                neighbours += [w.dst for w in uses]
             for other in neighbours:
                 if other not in dist:
                     dist[other] = dist[node] + 1
@@ -131,12 +135,11 @@ def select(trace: Trace, around: str | None = None, depth: int | None = None,
     wires: list[Wire] = []
     stubs: set[int] = set()
     for node in nodes:
-        for wire in out_wires.get(node, ()):
-            if wire.dst in chosen:
-                wires.append(wire)
-            else:
-                stubs.add(wire.dst)
-                wires.append(wire)
+        outside = [w for w in out_wires.get(node, ()) if w.dst not in chosen]
+        wires.extend(w for w in out_wires.get(node, ()) if w.dst in chosen)
+        if len(outside) <= FANOUT_FOLLOWED:  # a hub's other uses: only its Σ counts them
+            stubs.update(w.dst for w in outside)
+            wires.extend(outside)
         for i in graph.args[node]:
             if i not in chosen:
                 stubs.add(i)

@@ -12,7 +12,7 @@ forward stage inlines at most a few unnamed gates, so no line grows with the cir
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.text import Text
@@ -119,10 +119,9 @@ class _Pauser:
             self.enabled = False
 
 
-def forward_steps(trace: Trace, precision: int) -> list[Text]:
-    """The forward pass as stages: the inputs, then each statement's computation with numbers."""
+def forward_steps(trace: Trace, precision: int) -> Iterator[Text]:
+    """The forward pass as stages: the inputs, then each statement with numbers (lazily)."""
     graph = trace.graph
-    stages: list[Text] = []
     if graph.inputs:
         line = Text("inputs: ")
         for k, (name, node) in enumerate(graph.inputs.items()):
@@ -130,7 +129,7 @@ def forward_steps(trace: Trace, precision: int) -> list[Text]:
                 line.append(", ")
             line.append(f"{name} = ")
             line.append(fmt(trace.values[node], precision), style=VALUE_STYLE)
-        stages.append(line)
+        yield line
     exprs = _Expressions(trace, precision)
     for node in range(len(graph)):
         if not graph.is_gate(node):
@@ -146,8 +145,7 @@ def forward_steps(trace: Trace, precision: int) -> list[Text]:
         note = trace.kink(node)
         if note:
             line.append(f"   ({note})", style="yellow")
-        stages.append(line)
-    return stages
+        yield line
 
 
 def _live(trace: Trace) -> list[bool]:
@@ -162,7 +160,7 @@ def _live(trace: Trace) -> list[bool]:
     return [live[i] and trace.depends[i] for i in range(len(graph))]
 
 
-def backward_steps(trace: Trace, precision: int) -> list[Text]:
+def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
     """Each gate, in reverse order: upstream × local = what it sends down each input wire."""
     graph = trace.graph
     assert trace.grads is not None
@@ -176,10 +174,9 @@ def backward_steps(trace: Trace, precision: int) -> list[Text]:
                     wires[i] += 1
     got = [0] * len(graph)
     acc = [0.0] * len(graph)
-    stages: list[Text] = []
     start = Text(f"start at the output: ∂{out}/∂{out} = ")
     start.append("1", style=GRAD_STYLE)
-    stages.append(start)
+    yield start
     for gate in range(len(graph) - 1, -1, -1):
         if not (live[gate] and graph.is_gate(gate)):
             continue
@@ -215,8 +212,7 @@ def backward_steps(trace: Trace, precision: int) -> list[Text]:
             else:
                 stage.append(f"   {grad} = ")
                 stage.append(fmt(acc[i], precision), style=GRAD_STYLE)
-        stages.append(stage)
-    return stages
+        yield stage
 
 
 def print_steps(console: Console, trace: Trace, precision: int, pause: bool = False,
