@@ -182,8 +182,10 @@ def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
             continue
         up = trace.grads[gate]
         me = wire_label(trace, gate)
-        stage = Text(f"{graph.label(gate)} = {graph.source(gate)}   ({symbol(graph, gate)} gate)\n",
+        stage = Text()
+        stage.append(f"{graph.label(gate)} = {graph.source(gate)}   ({symbol(graph, gate)} gate)",
                      style="bold")
+        stage.append("\n")
         stage.append(f"    upstream ∂{out}/∂{me} = ")
         stage.append(fmt(up, precision), style=GRAD_STYLE)
         local = trace.local[gate] or tuple(None for _ in graph.args[gate])
