@@ -312,6 +312,9 @@ def _escape(text: str) -> str:
 # --- commands ---------------------------------------------------------------------------------
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object (schema 1).")]
+AllOption = Annotated[
+    bool, typer.Option("--all", help="Every gate's row, however large the circuit.")
+]
 PrecisionOption = Annotated[
     int, typer.Option("--precision", min=1, max=17, help="Significant digits in tables.")
 ]
@@ -357,7 +360,7 @@ NumericRtolOption = Annotated[float, typer.Option(
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
          precision: int, steps: bool = False, pause: bool = False,
          show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None,
-         expand: str | None = None, numeric_opts: Any = None) -> None:
+         expand: str | None = None, numeric_opts: Any = None, show_all: bool = False) -> None:
     from circuit_backprop import engine, report
     from circuit_backprop.parse import parse
 
@@ -417,10 +420,12 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
             raise typer.Exit(err.exit_code) from None
         return
     if as_json:
-        sys.stdout.write(report.dumps(report.to_json(trace, inputs)) + "\n")
+        report.write_json(trace, inputs, sys.stdout)
         return
     console = stdout_console()
-    if gradients:
+    if len(trace.graph) > report.TABLE_LIMIT and not show_all:
+        report.print_summary(console, trace, precision)
+    elif gradients:
         report.print_backward(console, trace, precision)
     else:
         report.print_eval(console, trace, precision)
@@ -432,6 +437,7 @@ def eval_command(
     ctx: typer.Context,
     as_json: JsonOption = False,
     precision: PrecisionOption = 6,
+    show_all: AllOption = False,
     set_values: SetOption = None,  # type: ignore[assignment]
     steps: StepsOption = False,
     pause: PauseOption = False,
@@ -453,7 +459,7 @@ def eval_command(
 
     _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
          steps=steps, pause=pause, torch_opts=TorchOptions(check_torch, rtol, atol),
-         expand=expand,
+         expand=expand, show_all=show_all,
          numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
@@ -463,6 +469,7 @@ def backward_command(
     ctx: typer.Context,
     as_json: JsonOption = False,
     precision: PrecisionOption = 6,
+    show_all: AllOption = False,
     set_values: SetOption = None,  # type: ignore[assignment]
     steps: StepsOption = False,
     pause: PauseOption = False,
@@ -490,7 +497,7 @@ def backward_command(
     torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
                               passes, zero_grad, not no_retain_graph)
     _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision,
-         steps=steps, pause=pause, torch_opts=torch_opts, expand=expand,
+         steps=steps, pause=pause, torch_opts=torch_opts, expand=expand, show_all=show_all,
          numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 

@@ -56,7 +56,8 @@ class Graph:
         """The node's own source text on one line, shortened to `limit` characters."""
         start, end = self.starts[node], self.ends[node]
         text = self.text[start : min(end, start + 4 * limit)]
-        text = " ".join(text.split())
+        if "\n" in text or "\t" in text or "  " in text or "\r" in text:
+            text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
     def label(self, node: int) -> str:
@@ -67,6 +68,14 @@ class Graph:
     def position(self, node: int) -> tuple[int, int]:
         """1-based line and column where the node's source text starts."""
         return self.line_column(self.starts[node])
+
+    def positions(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """`position` of nodes lo..hi-1, in one pass."""
+        self.line_column(0)  # builds the table of line starts
+        line_starts, find = self._line_starts, bisect.bisect_right
+        lines = [find(line_starts, start) for start in self.starts[lo:hi]]
+        return [(line, start - line_starts[line - 1] + 1)
+                for line, start in zip(lines, self.starts[lo:hi], strict=True)]
 
     def line_column(self, offset: int) -> tuple[int, int]:
         if self._line_starts is None:

@@ -7,7 +7,7 @@ cs231n draws forward values in green and gradients in red: the tables do the sam
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -244,14 +244,7 @@ def to_json(trace: Trace, inputs: dict[str, float]) -> dict[str, Any]:
     """The stable contract for scripts. Gradient keys only after a backward pass."""
     graph = trace.graph
     backward = trace.grads is not None
-    doc: dict[str, Any] = {
-        "schema": SCHEMA,
-        "output": graph.label(graph.output),
-        "value": trace.output_value,
-        "inputs": {name: float(inputs[name]) for name in graph.inputs},
-    }
-    if backward:
-        doc["gradients"] = {name: trace.grads[node] for name, node in graph.inputs.items()}
+    doc = to_json_head(trace, inputs)
     doc["gates"] = [_gate_json(trace, node, backward) for node in range(len(graph))]
     return doc
 
@@ -280,3 +273,165 @@ def _gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
 
 def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, allow_nan=False, ensure_ascii=False)
+
+
+def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
+    """`dumps(to_json(...))`, streamed: the same text, a block of gates at a time, without building
+    a million dicts first. This is what `--json` runs; tests check that both give the same text.
+
+    Each column (names, values, sources, ...) is formatted by one list comprehension over a block:
+    per-gate Python work is what a million-gate circuit pays for, so it is kept to the minimum.
+    """
+    from json.encoder import encode_basestring as quote  # the C string encoder json uses
+
+    graph = trace.graph
+    head = dumps(to_json_head(trace, inputs))
+    out.write(head[:-1] + ', "gates": [')
+    num = float.__repr__
+    kinks = _kink_functions(graph)
+    separator = ""  # nothing before the first gate, ", " before every later block
+    n, block = len(graph), 8192
+    for lo in range(0, n, block):
+        nodes = range(lo, min(n, lo + block))
+        names = ["null" if m is None else quote(m) for m in graph.names[lo : lo + block]]
+        kinds = graph.ops[lo : lo + block]
+        args = graph.args[lo : lo + block]
+        values = trace.values[lo : lo + block]
+        positions = graph.positions(lo, lo + len(nodes))
+        sources = [quote(graph.source(i)) for i in nodes]
+        if kinks:
+            notes = [_note_json(kinks, kind, trace, i, quote)
+                     for kind, i in zip(kinds, nodes, strict=True)]
+        else:
+            notes = ["null"] * len(nodes)
+        if trace.grads is None:
+            grad_fields = [""] * len(nodes)
+        else:
+            grad_fields = _grad_fields(trace, lo, lo + len(nodes), num)
+        gates = [
+            f'{{"id": {i}, "name": {name}, "op": "{kind}", "inputs": [{", ".join(map(str, a))}], '
+            f'"value": {num(v)}{grads}, "source": {src}, "line": {pos[0]}, '
+            f'"column": {pos[1]}, "note": {note}}}'
+            for i, name, kind, a, v, grads, src, pos, note in zip(
+                nodes, names, kinds, args, values, grad_fields, sources, positions, notes,
+                strict=True)
+        ]
+        out.write(separator + ", ".join(gates))
+        separator = ", "
+    out.write("]}\n")
+
+
+def _grad_fields(trace: Trace, lo: int, hi: int, num: Any) -> list[str]:
+    """The gradient fields of gates lo..hi-1, formatted a column at a time."""
+    nan = float("nan")
+    args = trace.graph.args[lo:hi]
+    grads = trace.grads[lo:hi]
+    columns = getattr(trace.local, "columns", None)  # the bulk engine keeps two flat columns
+    if columns is not None:
+        first, second = columns[0][lo:hi], columns[1][lo:hi]
+    else:
+        rows = [row or (None, None) for row in trace.local[lo:hi]]
+        first = [nan if not r or r[0] is None else r[0] for r in rows]
+        second = [nan if len(r) < 2 or r[1] is None else r[1] for r in rows]
+    local0 = ["null" if d != d else num(d) for d in first]  # NaN: no gradient on this wire
+    local1 = ["null" if d != d else num(d) for d in second]
+    down0 = ["null" if d != d else num(g * d) for g, d in zip(grads, first, strict=True)]
+    down1 = ["null" if d != d else num(g * d) for g, d in zip(grads, second, strict=True)]
+    return [
+        f', "grad": {num(g)}, "local": [], "downstream": []' if not a else
+        f', "grad": {num(g)}, "local": [{l0}], "downstream": [{d0}]' if len(a) == 1 else
+        f', "grad": {num(g)}, "local": [{l0}, {l1}], "downstream": [{d0}, {d1}]'
+        for a, g, l0, l1, d0, d1 in zip(args, grads, local0, local1, down0, down1, strict=True)
+    ]
+
+
+def _note_json(kinks: dict[str, Any], kind: str, trace: Trace, node: int, quote: Any) -> str:
+    kink = kinks.get(kind)
+    if kink is None:
+        return "null"
+    note = kink(*(trace.values[i] for i in trace.graph.args[node]))
+    return "null" if note is None else quote(note)
+
+
+def _kink_functions(graph: Graph) -> dict[str, Any]:
+    found = {}
+    for kind in set(graph.ops):
+        if kind not in (INPUT, CONST):
+            op = graph.op_or_none(kind)
+            if op is not None and op.kink is not None:
+                found[kind] = op.kink
+    return found
+
+
+def to_json_head(trace: Trace, inputs: dict[str, float]) -> dict[str, Any]:
+    """The document without its gates."""
+    graph = trace.graph
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "output": graph.label(graph.output),
+        "value": trace.output_value,
+        "inputs": {name: float(inputs[name]) for name in graph.inputs},
+    }
+    if trace.grads is not None:
+        doc["gradients"] = {name: trace.grads[node] for name, node in graph.inputs.items()}
+    return doc
+
+
+# --- large circuits: a summary instead of a row per gate ----------------------------------------
+
+TABLE_LIMIT = 300  # above this many nodes, the tables show a summary (--all shows every row)
+SUMMARY_INPUTS = 50
+TOP_GATES = 10
+
+
+def print_summary(console: Console, trace: Trace, precision: int) -> None:
+    """Counts per op, the output, the inputs (with their gradients), the top gates by |gradient|,
+    and how to see everything."""
+    from collections import Counter
+
+    graph = trace.graph
+    n = len(graph)
+    counts = Counter(graph.ops)
+    console.print(
+        f"[bold]{n:,} nodes[/]: {n - counts[INPUT] - counts[CONST]:,} gates, "
+        f"{counts[INPUT]:,} inputs, {counts[CONST]:,} constants. "
+        f"Too many to list one by one (more than {TABLE_LIMIT}): a summary follows."
+    )
+    ops = Table(title="Gates per op", title_justify="left")
+    ops.add_column("op")
+    ops.add_column("symbol", justify="center")
+    ops.add_column("count", justify="right")
+    for kind, count in counts.most_common():
+        if kind not in (INPUT, CONST):
+            ops.add_row(kind, graph.op_or_none(kind).symbol, f"{count:,}")
+    console.print(ops)
+    backward = trace.grads is not None
+    fname = graph.label(graph.output)
+    names = list(graph.inputs)
+    inputs = Table(title="Inputs" + (f" (the first {SUMMARY_INPUTS} of {len(names):,})"
+                                     if len(names) > SUMMARY_INPUTS else ""),
+                   title_justify="left")
+    inputs.add_column("input")
+    inputs.add_column("value", justify="right")
+    if backward:
+        inputs.add_column(f"∂{fname}/∂input", justify="right")
+    for name in names[:SUMMARY_INPUTS]:
+        node = graph.inputs[name]
+        row = [name, _styled(fmt(trace.values[node], precision), VALUE_STYLE)]
+        if backward:
+            row.append(_styled(fmt(trace.grads[node], precision), GRAD_STYLE))
+        inputs.add_row(*row)
+    console.print(inputs)
+    if backward:
+        gates = [i for i in range(n) if graph.ops[i] not in (INPUT, CONST) and i != graph.output]
+        gates.sort(key=lambda i: -abs(trace.grads[i]))
+        top = Table(title=f"Top {TOP_GATES} gates by |∂{fname}/∂gate|", title_justify="left")
+        for header in ("#", "gate", "op", "source", "value", f"∂{fname}/∂gate"):
+            top.add_column(header, justify="right" if header in ("#", "value") else "left")
+        for i in gates[:TOP_GATES]:
+            top.add_row(str(i), graph.label(i), symbol(graph, i), graph.source(i, 40),
+                        _styled(fmt(trace.values[i], precision), VALUE_STYLE),
+                        _styled(fmt(trace.grads[i], precision), GRAD_STYLE))
+        console.print(top)
+    _print_output(console, trace, precision)
+    console.print("Every gate, row by row: add --all (long), or --json for scripts.")
