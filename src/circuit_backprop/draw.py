@@ -105,6 +105,8 @@ def select(trace: Trace, around: str | None = None, depth: int | None = None,
     """The whole circuit, or the part within `depth` wires of node `around`, within `limit`."""
     graph = trace.graph
     n = len(graph)
+    if around is None and n > limit:
+        _too_many(trace, n, limit, None, depth)
     out_wires = _out_wires(trace)
     center: int | None = None
     if around is None:
@@ -131,6 +133,8 @@ def select(trace: Trace, around: str | None = None, depth: int | None = None,
                     dist[other] = dist[node] + 1
                     queue.append(other)
         nodes = sorted(dist)
+    if len(nodes) > limit:
+        _too_many(trace, len(nodes), limit, center, depth)
     chosen = set(nodes)
     wires: list[Wire] = []
     stubs: set[int] = set()
@@ -140,28 +144,36 @@ def select(trace: Trace, around: str | None = None, depth: int | None = None,
         if len(outside) <= FANOUT_FOLLOWED:  # a hub's other uses: only its Σ counts them
             stubs.update(w.dst for w in outside)
             wires.extend(outside)
-        for i in graph.args[node]:
-            if i not in chosen:
-                stubs.add(i)
-                wires.extend(w for w in out_wires[i] if w.dst == node)
+        args = graph.args[node]
+        if any(i not in chosen for i in args):
+            down = trace.downstream(node) if trace.grads is not None else (None,) * len(args)
+            for k, i in enumerate(args):
+                if i not in chosen:
+                    stubs.add(i)
+                    wires.append(Wire(i, node, k, trace.values[i], down[k]))
     wires.sort(key=lambda w: (w.dst, w.k))
     drawing = Drawing(trace, nodes, wires, out_wires, sorted(stubs), n, center, depth)
     shown = len(nodes) + len(stubs)
     if shown > limit:
-        out = graph.label(graph.output)
-        if center is None:
-            message = (f"this circuit has {n} nodes: too many to draw (the limit is {limit})")
-            hints = [f"draw the part around one node: --around NAME --depth K "
-                     f"(e.g. --around {out} --depth 3)"]
-        else:
-            wires = "wire" if depth == 1 else "wires"
-            message = (f"{shown} nodes lie within {depth} {wires} of {graph.label(center)}: "
-                       f"too many to draw (the limit is {limit})")
-            hints = ["draw less: a smaller --depth"]
-        hints.append(f"or raise the limit: --max-nodes {max(shown, 2 * limit)}")
-        hints.append("circuit backward SOURCE --json lists every gate, however many")
-        raise UsageError(message, hints)
+        _too_many(trace, shown, limit, center, depth)
     return drawing
+
+
+def _too_many(trace: Trace, shown: int, limit: int, center: int | None,
+              depth: int | None) -> None:
+    graph = trace.graph
+    if center is None:
+        message = f"this circuit has {shown} nodes: too many to draw (the limit is {limit})"
+        hints = [f"draw the part around one node: --around NAME --depth K "
+                 f"(e.g. --around {graph.label(graph.output)} --depth 3)"]
+    else:
+        wires = "wire" if depth == 1 else "wires"
+        message = (f"{shown} nodes lie within {depth} {wires} of {graph.label(center)}: "
+                   f"too many to draw (the limit is {limit})")
+        hints = ["draw less: a smaller --depth"]
+    hints.append(f"or raise the limit: --max-nodes {max(shown, 2 * limit)}")
+    hints.append("circuit backward SOURCE --json lists every gate, however many")
+    raise UsageError(message, hints)
 
 
 # --- shared labels -------------------------------------------------------------------------------
