@@ -262,14 +262,14 @@ def resolve_inputs(
 
 
 def stdout_console() -> Console:
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(highlight=False, width=140)
+        console = Console(highlight=False, emoji=False, width=140)
     return console
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def print_error(err: CircuitError, origin: str = "") -> None:
@@ -454,13 +454,28 @@ def eval_command(
 
     Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
     """
-    from circuit_backprop.numeric import NumericOptions
+    _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
+         steps=steps, pause=pause, torch_opts=_torch_options(check_torch, rtol, atol),
+         expand=expand, show_all=show_all,
+         numeric_opts=_numeric_options(check_numeric, eps, numeric_atol, numeric_rtol))
+
+
+def _torch_options(check: bool, *rest: Any) -> Any:
+    """TorchOptions when a torch option is in use, else None (so that nothing is imported)."""
+    behaviour = rest[2:] and (rest[2] is not None or rest[3] != 1 or rest[4] or not rest[5])
+    if not (check or behaviour):
+        return None
     from circuit_backprop.torchreport import TorchOptions
 
-    _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
-         steps=steps, pause=pause, torch_opts=TorchOptions(check_torch, rtol, atol),
-         expand=expand, show_all=show_all,
-         numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
+    return TorchOptions(check, *rest)
+
+
+def _numeric_options(check: bool, *rest: Any) -> Any:
+    if not check:
+        return None
+    from circuit_backprop.numeric import NumericOptions
+
+    return NumericOptions(check, *rest)
 
 
 @app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -491,14 +506,11 @@ def backward_command(
 
     Example: circuit backward circuits/staged.circ --json
     """
-    from circuit_backprop.numeric import NumericOptions
-    from circuit_backprop.torchreport import TorchOptions
-
-    torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
-                              passes, zero_grad, not no_retain_graph)
+    torch_opts = _torch_options(check_torch, rtol, atol, requires_grad or None,  # [] = not given
+                                passes, zero_grad, not no_retain_graph)
     _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision,
          steps=steps, pause=pause, torch_opts=torch_opts, expand=expand, show_all=show_all,
-         numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
+         numeric_opts=_numeric_options(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
 @app.command("draw", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,

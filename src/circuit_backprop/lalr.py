@@ -17,8 +17,10 @@ Nothing here recurses: the parser's stack is a list, so a 100,000-deep expressio
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from lark import Lark
@@ -49,76 +51,127 @@ class LalrSyntaxError(Exception):
         self.expected = expected
 
 
+@dataclass
+class RuleSpec:
+    """What the driver needs to know of one grammar rule."""
+
+    size: int  # how many symbols it reduces
+    origin: str  # the rule's name (its left-hand side)
+    alias: str | None  # the `-> alias`, if any
+    plan: list[tuple[int, bool, int]]  # the children Lark's tree builder keeps: see _child_plan
+    trailing: int  # Nones to append (`[x]` placeholders at the end)
+    expand1: bool  # a `?rule`: a single child passes through
+
+
+@dataclass
+class Tables:
+    """Lark's analysis of grammar.lark, as plain data (so that it can be cached as JSON)."""
+
+    states: dict[int, dict[str, list]]  # state -> symbol -> ["shift", state] or ["reduce", rule]
+    rules: list[RuleSpec]
+    start_state: int
+    end_state: int
+    lexer: str  # the master regular expression, one named group per terminal
+    ignore: list[str]
+    keywords: dict[str, str]  # "input" -> "INPUT": words that NAME would match
+    kept: list[str]  # terminals that some rule keeps as a child
+
+
+def tables_from_lark(lark: Lark) -> Tables:
+    table = lark.parser.parser._parse_table  # the LALR(1) table computed by Lark
+    index = {rule: i for i, rule in enumerate(lark.rules)}
+    rules = []
+    for rule in lark.rules:
+        plan, trailing = _child_plan(rule)
+        rules.append(RuleSpec(len(rule.expansion), rule.origin.name, rule.alias, plan, trailing,
+                              bool(rule.options.expand1)))
+    states = {
+        state: {
+            symbol: ["shift", arg] if action.name == "Shift" else ["reduce", index[arg]]
+            for symbol, (action, arg) in actions.items()
+        }
+        for state, actions in table.states.items()
+    }
+    kept = sorted({sym.name for rule in lark.rules for sym in rule.expansion
+                   if sym.is_term and not sym.filter_out})
+    lexer, keywords = _master_regexp(lark)
+    return Tables(states, rules, table.start_states["start"], table.end_states["start"], lexer,
+                  list(lark.lexer_conf.ignore), keywords, kept)
+
+
+def _master_regexp(lark: Lark) -> tuple[str, dict[str, str]]:
+    terminals = lark.lexer_conf.terminals
+    name_re = next(re.compile(t.pattern.to_regexp()) for t in terminals if t.name == "NAME")
+    words, patterns, strings = {}, [], []
+    for term in terminals:
+        regexp = term.pattern.to_regexp()
+        if term.pattern.type == "str" and name_re.fullmatch(term.pattern.value):
+            words[term.pattern.value] = term.name  # a keyword: lexed as NAME, then renamed
+        elif term.pattern.type == "str":
+            strings.append((len(term.pattern.value), term.name, regexp))
+        else:
+            patterns.append((term.name, regexp))
+    strings.sort(reverse=True)  # longest first: "**" before "*"
+    parts = [f"(?P<{name}>{regexp})" for name, regexp in patterns]
+    parts += [f"(?P<{name}>{regexp})" for _, name, regexp in strings]
+    parts.append(r"(?P<CHAR>.)")  # anything else: an unexpected character
+    return "|".join(parts), words
+
+
+def save_tables(tables: Tables, path: str) -> None:
+    doc = asdict(tables)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+
+
+def load_tables(path: str) -> Tables:
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    doc["states"] = {int(state): actions for state, actions in doc["states"].items()}
+    doc["rules"] = [RuleSpec(**{**r, "plan": [tuple(p) for p in r["plan"]]}) for r in doc["rules"]]
+    return Tables(**doc)
+
+
 class LeanParser:
-    def __init__(self, lark: Lark, builder: Any) -> None:
-        table = lark.parser.parser._parse_table  # LALR table computed by Lark
-        self.start_state = table.start_states["start"]
-        self.end_state = table.end_states["start"]
+    def __init__(self, tables: Tables, builder: Any) -> None:
+        self.start_state = tables.start_state
+        self.end_state = tables.end_state
         self.builder = builder
-        self._compile_lexer(lark)
-        reducers: dict[Any, tuple[int, str, Callable[[list], Any] | None]] = {}
-        for rule in lark.rules:
-            reducers[rule] = (len(rule.expansion), rule.origin.name, self._reducer(rule))
+        self.lexer = re.compile(tables.lexer, re.DOTALL)
+        self.ignore = set(tables.ignore)
+        self.keywords = tables.keywords
+        self.kept_terminals = set(tables.kept)
+        reducers = [(r.size, r.origin, self._reducer(r)) for r in tables.rules]
+
         # The table, each action as (what, arg): SHIFT to state arg; PASS, a `?rule: child`
         # whose child's value passes through (only the state changes); REDUCE by (size, origin,
         # callback).
-        def action(kind: Any, arg: Any) -> tuple[int, Any]:
-            if kind.name == "Shift":
+        def action(kind: str, arg: int) -> tuple[int, Any]:
+            if kind == "shift":
                 return SHIFT, arg
             size, origin, callback = reducers[arg]
             return (PASS, origin) if size == 1 and callback is None else (REDUCE, reducers[arg])
 
         self.states: dict[int, dict[str, tuple[int, Any]]] = {
             state: {symbol: action(kind, arg) for symbol, (kind, arg) in actions.items()}
-            for state, actions in table.states.items()
+            for state, actions in tables.states.items()
         }
-
-    # --- the lexer ----------------------------------------------------------------------------
-
-    def _compile_lexer(self, lark: Lark) -> None:
-        ignore = set(lark.lexer_conf.ignore)
-        words, patterns, strings = {}, [], []
-        name_re = None
-        for term in lark.lexer_conf.terminals:
-            if term.name == "NAME":
-                name_re = re.compile(term.pattern.to_regexp())
-        for term in lark.lexer_conf.terminals:
-            regexp = term.pattern.to_regexp()
-            if term.pattern.type == "str" and name_re and name_re.fullmatch(term.pattern.value):
-                words[term.pattern.value] = term.name  # a keyword: lexed as NAME, then renamed
-            elif term.pattern.type == "str":
-                strings.append((len(term.pattern.value), term.name, regexp))
-            else:
-                patterns.append((term.name, regexp))
-        strings.sort(reverse=True)  # longest first: "**" before "*"
-        parts = [f"(?P<{name}>{regexp})" for name, regexp in patterns]
-        parts += [f"(?P<{name}>{regexp})" for _, name, regexp in strings]
-        parts.append(r"(?P<CHAR>.)")
-        self.lexer = re.compile("|".join(parts), re.DOTALL)
-        self.ignore = ignore
-        self.keywords = words
-        kept = set()
-        for rule in lark.rules:
-            for sym in rule.expansion:
-                if sym.is_term and not sym.filter_out:
-                    kept.add(sym.name)
-        self.kept_terminals = kept
 
     # --- callbacks ----------------------------------------------------------------------------
 
-    def _reducer(self, rule: Any) -> Callable[[list], Any] | None:
-        origin = rule.origin.name
+    def _reducer(self, rule: RuleSpec) -> Callable[[list], Any] | None:
+        origin = rule.origin
         name = rule.alias or origin
         if origin == "start" or origin.startswith("__start"):
             # statements act when they are reduced; the program's list of them is not needed
             return self.builder.start if origin == "start" else _nothing
-        plan, trailing = _child_plan(rule)
+        plan, trailing = rule.plan, rule.trailing
         method = getattr(self.builder, name, None)
         simple = not trailing and all(not expand and not nones for _, expand, nones in plan)
         if method is None and origin.startswith("_"):
             return lambda s: _Splice(_filter(s, plan, trailing))
         if method is None:
-            if rule.options.expand1 and len(plan) == 1 and simple:
+            if rule.expand1 and len(plan) == 1 and simple:
                 return None  # `?rule: child`: the child's value passes through
             raise ValueError(f"the builder has no method for grammar rule {name!r}")
         if simple:

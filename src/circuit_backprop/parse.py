@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
-from importlib import resources
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
-from lark import Lark
-
-from circuit_backprop.composite import DefState
 from circuit_backprop.errors import SourceError, SourcePosition
 from circuit_backprop.graph import Graph
 from circuit_backprop.lalr import LalrSyntaxError, LeanParser
@@ -35,11 +32,25 @@ class Ref(NamedTuple):
     end: int
 
 
+def _ref(node: int, start: int, end: int, _new: Any = tuple.__new__) -> Ref:
+    """Ref(node, start, end), made without NamedTuple's Python-level __new__ (a hot path)."""
+    return _new(Ref, (node, start, end))
+
+
 class _Statement(NamedTuple):
     kind: str  # "assign", "input", "output", "bare", "def"
     start: int
     ref: Ref | None = None
     name: str | None = None
+
+
+class _NoDefs:
+    """Stands in for composite.DefState while a program has no def (most programs)."""
+
+    open = None
+
+    def resolve(self, builder: _Builder) -> None:
+        pass
 
 
 class _Builder:
@@ -53,8 +64,14 @@ class _Builder:
         self.refs: dict[str, int] = {}  # names resolved to inputs or constants -> node
         self.first_use: dict[str, int] = {}  # offset where an input/constant name is first used
         self.declared: dict[str, int] = {}  # input name -> offset of its `input` statement
-        self.statements: list[_Statement] = []
-        self.defs = DefState()  # defs, and calls to check at the end (composite.py)
+        # statements, for the checks at the end: how many, the last one, and the rare kinds
+        self.statement_count = 0
+        self.last_assign: tuple[int, int, int, str] | None = None  # node, start, end, name
+        self.last: _Statement | None = None  # the last statement, unless it is an assignment
+        self.outputs: list[_Statement] = []
+        self.bares: list[_Statement] = []
+        self.defs: Any = _NoDefs()  # composite.DefState once the program uses a def
+        self.in_def = False
 
     # --- errors -------------------------------------------------------------------------------
 
@@ -68,9 +85,10 @@ class _Builder:
 
     def number(self, tok: Token) -> Ref:
         g = self.graph
-        node = g.add_node(CONST, (), tok.start_pos, tok.end_pos)
+        start, end = tok.start_pos, tok.end_pos
+        node = g.add_node(CONST, (), start, end)
         g.consts[node] = self.finite(tok)
-        return Ref(node, tok.start_pos, tok.end_pos)
+        return _ref(node, start, end)
 
     def check_not_reserved(self, tok: Token) -> None:
         if tok in RESERVED:
@@ -80,43 +98,49 @@ class _Builder:
     def name(self, tok: Token) -> Ref:
         if self.defs.open is not None:  # inside a def's body: only its parameters
             return self.defs.open.name_ref(self, tok)
-        self.check_not_reserved(tok)
-        name = str(tok)
-        start, end = tok.start_pos, tok.end_pos
-        g = self.graph
-        node = self.named.get(name)
+        # (the lexer never gives a reserved word as a NAME: no check needed here)
+        node = self.named.get(tok)
         if node is None:
-            node = self.refs.get(name)
-        if node is None:  # first use of a name that no earlier statement assigns
-            if name in CONSTANTS and name not in self.declared:
-                node = g.add_node(CONST, (), start, end)
-                g.consts[node] = CONSTANTS[name]
-            else:
-                node = g.add_node(INPUT, (), start, end)
-                g.inputs[name] = node
-            g.names[node] = name
-            self.refs[name] = node
-            self.first_use[name] = start
-        return Ref(node, start, end)
+            node = self.refs.get(tok)
+        start, end = tok.start_pos, tok.end_pos
+        if node is not None:
+            return _ref(node, start, end)
+        name = str(tok)
+        g = self.graph
+        # the first use of a name that no earlier statement assigns: an input (or pi, e)
+        if name in CONSTANTS and name not in self.declared:
+            node = g.add_node(CONST, (), start, end)
+            g.consts[node] = CONSTANTS[name]
+        else:
+            node = g.add_node(INPUT, (), start, end)
+            g.inputs[name] = node
+        g.names[node] = name
+        self.refs[name] = node
+        self.first_use[name] = start
+        return _ref(node, start, end)
 
     def _gate(self, op: str, refs: tuple[Ref, ...], start: int, end: int) -> Ref:
         node = self.graph.add_node(op, tuple(r.node for r in refs), start, end)
-        return Ref(node, start, end)
+        return _ref(node, start, end)
+
+    def _binary(self, op: str, a: Ref, b: Ref) -> Ref:
+        start, end = a[1], b[2]
+        return _ref(self.graph.add_node(op, (a[0], b[0]), start, end), start, end)
 
     def add(self, a: Ref, b: Ref) -> Ref:
-        return self._gate("add", (a, b), a.start, b.end)
+        return self._binary("add", a, b)
 
     def sub(self, a: Ref, b: Ref) -> Ref:
-        return self._gate("sub", (a, b), a.start, b.end)
+        return self._binary("sub", a, b)
 
     def mul(self, a: Ref, b: Ref) -> Ref:
-        return self._gate("mul", (a, b), a.start, b.end)
+        return self._binary("mul", a, b)
 
     def div(self, a: Ref, b: Ref) -> Ref:
-        return self._gate("div", (a, b), a.start, b.end)
+        return self._binary("div", a, b)
 
     def pow(self, a: Ref, _op: Token, b: Ref) -> Ref:
-        return self._gate("pow", (a, b), a.start, b.end)
+        return self._binary("pow", a, b)
 
     def neg(self, sign: Token, a: Ref) -> Ref:
         return self._gate("neg", (a,), sign.start_pos, a.end)
@@ -140,33 +164,37 @@ class _Builder:
         args = args or []
         op = FUNCTIONS.get(name)
         if op is None:  # a def (maybe defined later): checked when the program ends
-            return self.defs.call(self, fname, args, rpar)
-        if len(args) != op.arity:
+            return self.def_state().call(self, fname, args, rpar)
+        if len(args) != op.arity:  # (checked before the common case below)
             plural = "s" if op.arity != 1 else ""
             raise self.error(
                 f"{name}() takes {op.arity} argument{plural}, got {len(args)}",
                 fname.start_pos,
                 [f"usage: {op.text.format(a='a', b='b')}"],
             )
-        return self._gate(op.name, tuple(args), fname.start_pos, rpar.end_pos)
+        start, end = fname.start_pos, rpar.end_pos
+        node = self.graph.add_node(op.name, tuple([r[0] for r in args]), start, end)
+        return _ref(node, start, end)
 
     # --- statements ---------------------------------------------------------------------------
 
     def assign(self, name_tok: Token, ref: Ref) -> None:
-        self.check_not_reserved(name_tok)
         name, start = str(name_tok), name_tok.start_pos
-        self.check_assignable(name, start)
+        if name in self.assigned or name in self.declared or name in self.first_use:
+            self.check_assignable(name, start)
         g = self.graph
-        node = ref.node
+        node = ref[0]
         if g.names[node] is not None or g.ops[node] == INPUT:
             # `q = x`: a second name for an existing wire is an identity gate
-            node = g.add_node("id", (node,), ref.start, ref.end)
+            node = g.add_node("id", (node,), ref[1], ref[2])
         g.names[node] = name
         self.assigned[name] = start
         self.named[name] = node
-        self.statements.append(_Statement("assign", start, Ref(node, ref.start, ref.end), name))
+        self.statement_count += 1
+        self.last_assign, self.last = (node, ref[1], ref[2], name), None
 
     def check_assignable(self, name: str, start: int) -> None:
+        """Raise the error for assigning `name`, which is taken (assigned, declared, used)."""
         line = self.line_of(start)
         if name in self.assigned:
             first = self.line_of(self.assigned[name])
@@ -218,7 +246,15 @@ class _Builder:
         if default is not None:
             g.defaults[name] = default
         self.declared[name] = start
-        self.statements.append(_Statement("input", start, Ref(node, start, start), name))
+        self.add_statement(_Statement("input", start, Ref(node, start, start), name))
+
+    def add_statement(self, statement: _Statement) -> None:
+        self.statement_count += 1
+        self.last = statement
+        if statement.kind == "output":
+            self.outputs.append(statement)
+        elif statement.kind == "bare":
+            self.bares.append(statement)
 
     def finite(self, tok: Token) -> float:
         value = float(tok)
@@ -232,13 +268,22 @@ class _Builder:
 
     def output_decl(self, kw: Token, name_tok: Token) -> None:
         self.check_not_reserved(name_tok)
-        self.statements.append(_Statement("output", name_tok.start_pos, None, str(name_tok)))
+        self.add_statement(_Statement("output", name_tok.start_pos, None, str(name_tok)))
 
     def bare(self, ref: Ref) -> None:
-        self.statements.append(_Statement("bare", ref.start, ref))
+        self.add_statement(_Statement("bare", ref.start, ref))
 
     def def_head(self, kw: Token, name_tok: Token, params: list[Token] | None) -> None:
-        self.defs.open_def(self, name_tok, params or [])  # the body's nodes go to its own graph
+        # the body's nodes go to a graph of its own
+        self.def_state().open_def(self, name_tok, params or [])
+
+    def def_state(self) -> Any:
+        """The program's defs and calls to them (composite.py), made when first needed."""
+        if isinstance(self.defs, _NoDefs):
+            from circuit_backprop.composite import DefState
+
+            self.defs = DefState()
+        return self.defs
 
     def def_stmt(self, head: None, ref: Ref) -> None:
         self.defs.close_def(self, ref)
@@ -254,17 +299,21 @@ class _Builder:
     def finish(self) -> Graph:
         self.defs.resolve(self)
         g = self.graph
-        if not self.statements:
+        if not self.statement_count:
             raise SourceError("the program is empty: write at least one statement, e.g. f = x * y")
-        outputs = [s for s in self.statements if s.kind == "output"]
+        outputs = self.outputs
+        if self.last is None:  # the last statement was an assignment
+            node, start, end, name = self.last_assign
+            self.last = _Statement("assign", start, Ref(node, start, end), name)
+        last = self.last
         if len(outputs) > 1:
             raise self.error(
                 f"more than one output statement (lines {self.line_of(outputs[0].start)} and "
                 f"{self.line_of(outputs[1].start)})",
                 outputs[1].start,
             )
-        for s in self.statements[:-1]:
-            if s.kind == "bare" and not (outputs and self.statements[-1] is outputs[0]):
+        for s in self.bares:
+            if s is not last:
                 raise self.error(
                     "an unnamed expression can only be the last statement",
                     s.start,
@@ -272,7 +321,7 @@ class _Builder:
                 )
         if outputs:
             g.output = self.resolve_output(outputs[0])
-            bares = [s for s in self.statements if s.kind == "bare"]
+            bares = self.bares
             if bares:
                 raise self.error(
                     "an unnamed expression cannot stand beside an output statement",
@@ -280,7 +329,6 @@ class _Builder:
                     ["name it (NAME = ...)"],
                 )
         else:
-            last = self.statements[-1]
             g.output = self.name_bare_output(last) if last.kind == "bare" else last.ref.node
         return g
 
@@ -353,29 +401,51 @@ TOKEN_NAMES = {
 
 @cache
 def _parser() -> LeanParser:
-    """Lark computes the LALR table from grammar.lark (cached on disk between runs); lalr.py
-    drives it with our builder's callbacks."""
-    grammar = resources.files("circuit_backprop").joinpath("grammar.lark").read_text("utf-8")
-    lark = Lark(grammar, parser="lalr", maybe_placeholders=True, cache=_cache_file())
-    return LeanParser(lark, _BUILDER)
+    """Lark analyses grammar.lark into LALR tables; lalr.py drives them with our builder's
+    callbacks. The tables are cached on disk (as JSON), so that a run starts without redoing
+    the analysis: start-up time matters for a command-line tool."""
+    from circuit_backprop import lalr
+
+    grammar = Path(__file__).with_name("grammar.lark").read_text("utf-8")
+    path = _cache_file(grammar)
+    tables = None
+    if path:
+        try:
+            tables = lalr.load_tables(path)
+        except (OSError, ValueError, TypeError, KeyError):
+            tables = None  # no cache yet, or a damaged one: rebuild it
+    if tables is None:
+        from lark import Lark
+
+        tables = lalr.tables_from_lark(Lark(grammar, parser="lalr", maybe_placeholders=True))
+        if path:
+            try:
+                lalr.save_tables(tables, path)
+            except OSError:
+                pass  # a read-only cache folder only costs start-up time
+    return LeanParser(tables, _BUILDER)
 
 
-def _cache_file() -> str | bool:
-    """Where Lark keeps the analysed grammar, so that start-up skips the LALR analysis."""
+def _cache_file(grammar: str) -> str | None:
+    """Where the analysed grammar is kept: keyed by the grammar's text and Lark's version."""
+    import hashlib
     import os
     import tempfile
 
+    import lark
+
     from circuit_backprop import __version__
 
+    key = hashlib.sha256(f"{grammar}{lark.__version__}{__version__}".encode()).hexdigest()[:16]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     for folder in (os.path.join(base, "circuit-backprop"), tempfile.gettempdir()):
         try:
             os.makedirs(folder, exist_ok=True)
             if os.access(folder, os.W_OK):
-                return os.path.join(folder, f"grammar-{__version__}.lark-cache")
+                return os.path.join(folder, f"grammar-{key}.json")
         except OSError:
             continue
-    return False
+    return None
 
 
 def parse(text: str) -> Graph:
