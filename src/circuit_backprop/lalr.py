@@ -115,7 +115,11 @@ def _master_regexp(lark: Lark) -> tuple[str, dict[str, str]]:
     parts = [f"(?P<{name}>{regexp})" for name, regexp in patterns]
     parts += [f"(?P<{name}>{regexp})" for _, name, regexp in strings]
     parts.append(r"(?P<CHAR>.)")  # anything else: an unexpected character
-    return "|".join(parts), words
+    # What the grammar ignores (spaces, comments) may come first, in the same match as the token
+    # after it: one match per token instead of two. Ignored text at the very end of a program
+    # still matches on its own, as its own group.
+    skip = "|".join(t.pattern.to_regexp() for t in terminals if t.name in lark.lexer_conf.ignore)
+    return f"(?:{skip})*(?:" + "|".join(parts) + ")", words
 
 
 def save_tables(tables: Tables, path: str) -> None:
@@ -156,6 +160,14 @@ class LeanParser:
             state: {symbol: action(kind, arg) for symbol, (kind, arg) in actions.items()}
             for state, actions in tables.states.items()
         }
+        # The stack holds each state's table of actions, and a shift or a goto names the next
+        # state by its table: one dictionary lookup per step instead of two.
+        for actions in self.states.values():
+            for symbol, (what, arg) in actions.items():
+                if what is SHIFT:
+                    actions[symbol] = (SHIFT, self.states[arg])
+        self.start_actions = self.states[self.start_state]
+        self.end_actions = self.states[self.end_state]
 
     # --- callbacks ----------------------------------------------------------------------------
 
@@ -190,38 +202,39 @@ class LeanParser:
     # --- the loop -----------------------------------------------------------------------------
 
     def parse(self, text: str) -> Any:
-        states, ignore, keywords = self.states, self.ignore, self.keywords
+        ignore, keywords = self.ignore, self.keywords
         kept = self.kept_terminals
-        state_stack = [self.start_state]
+        state_stack = [self.start_actions]
         value_stack: list[Any] = []
         push_state, push_value = state_stack.append, value_stack.append
         for m in self.lexer.finditer(text):
-            kind = m.lastgroup
+            group = kind = m.lastgroup  # (whitespace before a token is part of its match)
             if kind in ignore:
                 continue
             if kind == "NAME":
-                kind = keywords.get(m.group(), "NAME")
+                kind = keywords.get(m.group(group), "NAME")
             elif kind == "CHAR":
-                raise LalrSyntaxError(m.start(), m.group(), "CHAR", self._expected(state_stack))
+                raise LalrSyntaxError(m.start(group), m.group(group), "CHAR",
+                                      self._expected(state_stack))
             if kind in kept:
-                token = Tok(m.group())
+                token = Tok(m.group(group))
                 token.type = kind
-                token.start_pos, token.end_pos = m.span()
+                token.start_pos, token.end_pos = m.span(group)
             else:
                 token = None
             while True:
                 try:
-                    what, arg = states[state_stack[-1]][kind]
+                    what, arg = state_stack[-1][kind]
                 except KeyError:
                     raise LalrSyntaxError(
-                        m.start(), m.group(), kind, self._expected(state_stack)
+                        m.start(group), m.group(group), kind, self._expected(state_stack)
                     ) from None
                 if what is SHIFT:
                     push_state(arg)
                     push_value(token)
                     break
                 if what is PASS:
-                    state_stack[-1] = states[state_stack[-2]][arg][1]
+                    state_stack[-1] = state_stack[-2][arg][1]
                     continue
                 size, origin, callback = arg
                 if size:
@@ -231,20 +244,19 @@ class LeanParser:
                 else:
                     children = []
                 value = children[0] if callback is None else callback(children)
-                push_state(states[state_stack[-1]][origin][1])
+                push_state(state_stack[-1][origin][1])
                 push_value(value)
         return self._finish(text, state_stack, value_stack)
 
-    def _finish(self, text: str, state_stack: list[int], value_stack: list[Any]) -> Any:
-        states = self.states
+    def _finish(self, text: str, state_stack: list[Any], value_stack: list[Any]) -> Any:
         while True:
             try:
-                what, arg = states[state_stack[-1]]["$END"]
+                what, arg = state_stack[-1]["$END"]
             except KeyError:
                 raise LalrSyntaxError(len(text), "", "$END", self._expected(state_stack)) from None
             if what is PASS:
-                state_stack[-1] = states[state_stack[-2]][arg][1]
-                if state_stack[-1] == self.end_state:
+                state_stack[-1] = state_stack[-2][arg][1]
+                if state_stack[-1] is self.end_actions:
                     return value_stack[-1]
                 continue
             size, origin, callback = arg
@@ -255,13 +267,13 @@ class LeanParser:
             else:
                 children = []
             value = children[0] if callback is None else callback(children)
-            state_stack.append(states[state_stack[-1]][origin][1])
+            state_stack.append(state_stack[-1][origin][1])
             value_stack.append(value)
-            if state_stack[-1] == self.end_state:
+            if state_stack[-1] is self.end_actions:
                 return value_stack[-1]
 
-    def _expected(self, state_stack: list[int]) -> set[str]:
-        return {s for s in self.states[state_stack[-1]] if s.isupper() or s == "$END"}
+    def _expected(self, state_stack: list[Any]) -> set[str]:
+        return {s for s in state_stack[-1] if s.isupper() or s == "$END"}
 
 
 def _nothing(children: list) -> None:

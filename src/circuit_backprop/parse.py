@@ -427,16 +427,19 @@ def _parser() -> LeanParser:
 
 
 def _cache_file(grammar: str) -> str | None:
-    """Where the analysed grammar is kept: keyed by the grammar's text and Lark's version."""
+    """Where the analysed grammar is kept: keyed by the grammar's text, Lark's version and the
+    code that makes the tables (lalr.py), so that no other version ever reads them."""
     import hashlib
     import os
     import tempfile
 
     import lark
 
-    from circuit_backprop import __version__
+    from circuit_backprop import lalr
 
-    key = hashlib.sha256(f"{grammar}{lark.__version__}{__version__}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        grammar.encode() + lark.__version__.encode() + Path(lalr.__file__).read_bytes()
+    ).hexdigest()[:16]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     for folder in (os.path.join(base, "circuit-backprop"), tempfile.gettempdir()):
         try:
