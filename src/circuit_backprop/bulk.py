@@ -14,9 +14,10 @@ nothing to batch, and the reference engine's plain loop is faster there).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
 from typing import TYPE_CHECKING, Any
 
+from circuit_backprop.engine import LocalGradients
 from circuit_backprop.ops import CONST, INPUT
 
 if TYPE_CHECKING:
@@ -28,28 +29,6 @@ MIN_GATES_PER_LEVEL = 64  # below this average, batching by level does not pay
 
 class Fallback(Exception):
     """The bulk engine cannot do this graph well: use the reference engine."""
-
-
-class LocalGradients(Sequence):
-    """local[node] as in the reference engine (a tuple per gate, None where nothing flows),
-    stored as one array per input position with NaN for "no gradient on this wire"."""
-
-    def __init__(self, graph: Graph, columns: list[Any], computed: Any) -> None:
-        self.graph = graph
-        self.columns = [c.tolist() for c in columns]
-        self.computed = computed.tolist()
-
-    def __len__(self) -> int:
-        return len(self.computed)
-
-    def __getitem__(self, node: int) -> tuple[float | None, ...] | None:  # type: ignore[override]
-        if not self.computed[node]:
-            return None
-        return tuple(
-            None if d != d else d  # NaN marks a wire without gradient
-            for d in (column[node] for column, _ in zip(self.columns, self.graph.args[node],
-                                                          strict=False))
-        )
 
 
 def levels_of(graph: Graph) -> list[int]:
@@ -114,7 +93,7 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
                 dep = dep | depends[arg1[idx]]
             depends[idx] = dep
 
-    trace = Trace(graph, values.tolist(), depends.tolist())
+    trace = Trace(graph, _floats(values), bytearray(depends.tobytes()))
     if not gradients:
         return trace
 
@@ -163,6 +142,14 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
 
     if not np.isfinite(grads).all():
         raise Fallback("a gradient overflows")
-    trace.grads = grads.tolist()
-    trace.local = LocalGradients(graph, local, computed)
+    trace.grads = _floats(grads)
+    trace.local = LocalGradients(graph, [_floats(c) for c in local],
+                                 bytearray(computed.tobytes()))
     return trace
+
+
+def _floats(column: Any) -> array:
+    """A numpy float64 array as a Python array("d"): the same 8 bytes a value, no numpy scalars."""
+    out = array("d")
+    out.frombytes(column.astype("float64").tobytes())
+    return out

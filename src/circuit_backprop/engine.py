@@ -12,6 +12,8 @@ recurses. The engine prints nothing; it returns a `Trace` that the tables and th
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from circuit_backprop.errors import EvalError, GateFailure
@@ -21,15 +23,48 @@ from circuit_backprop.ops import CONST, INPUT
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
 
+class LocalGradients(Sequence):
+    """local[node]: a gate's local gradients, one per input wire (None on a wire that carries no
+    gradient), or None where none were computed (inputs, constants, gates that depend on no
+    input).
+
+    Stored as one float64 array per input position, NaN marking "no gradient on this wire":
+    8 bytes a wire, where a tuple per gate would cost ten times that on a million gates.
+    """
+
+    def __init__(self, graph: Graph, columns: list[array], computed: bytearray) -> None:
+        self.graph = graph
+        self.columns = columns  # columns[k][node] = ∂node/∂(its k-th input), or NaN
+        self.computed = computed
+
+    @classmethod
+    def empty(cls, graph: Graph) -> LocalGradients:
+        width = max((len(a) for a in graph.args), default=0)
+        n = len(graph)
+        return cls(graph, [array("d", [math.nan]) * n for _ in range(width)], bytearray(n))
+
+    def __len__(self) -> int:
+        return len(self.computed)
+
+    def __getitem__(self, node: int) -> tuple[float | None, ...] | None:  # type: ignore[override]
+        if isinstance(node, slice):
+            return [self[i] for i in range(*node.indices(len(self)))]
+        if not self.computed[node]:
+            return None
+        columns = self.columns
+        return tuple(None if d != d else d  # NaN: no gradient on this wire
+                     for d in (columns[k][node] for k in range(len(self.graph.args[node]))))
+
+
 @dataclass
 class Trace:
-    """Everything one run computed, per node (lists are indexed by node id)."""
+    """Everything one run computed, per node (arrays indexed by node id)."""
 
     graph: Graph
-    values: list[float]
-    depends: list[bool]  # does the node depend on some input? Only such wires carry gradient.
-    grads: list[float] | None = None  # ∂output/∂node; None after a forward pass only
-    local: list[tuple[float | None, ...] | None] = field(default_factory=list)
+    values: Sequence[float]  # array("d")
+    depends: Sequence[int]  # does the node depend on some input? Only such wires carry gradient.
+    grads: Sequence[float] | None = None  # ∂output/∂node; None after a forward pass only
+    local: Sequence[tuple[float | None, ...] | None] = field(default_factory=list)
     # local[node][k] = ∂node/∂(its k-th input); None where the wire carries no gradient
 
     @property
@@ -76,8 +111,8 @@ class Trace:
 def forward(graph: Graph, inputs: dict[str, float]) -> Trace:
     """Compute every node's value, in id (= topological) order."""
     n = len(graph)
-    values = [0.0] * n
-    depends = [False] * n
+    values = array("d", bytes(8 * n))
+    depends = bytearray(n)
     ops, args, consts = graph.ops, graph.args, graph.consts
     input_of = {node: name for name, node in graph.inputs.items()}
     for node in range(n):
@@ -107,8 +142,9 @@ def backward(trace: Trace) -> Trace:
     """Fill in ∂output/∂node for every node, and each gate's local gradients, in reverse order."""
     graph, values, depends = trace.graph, trace.values, trace.depends
     n = len(graph)
-    grads = [0.0] * n
-    local: list[tuple[float | None, ...] | None] = [None] * n
+    grads = array("d", bytes(8 * n))
+    local = LocalGradients.empty(graph)
+    columns, computed = local.columns, local.computed
     reaches = _reaches_output(graph)
     grads[graph.output] = 1.0
     args = graph.args
@@ -120,11 +156,10 @@ def backward(trace: Trace) -> Trace:
         xs = [values[i] for i in node_args]
         out = values[node]
         up = grads[node]
-        row: list[float | None] = []
+        computed[node] = 1
         for k, i in enumerate(node_args):
             if not depends[i]:
-                row.append(None)  # a constant wire: no gradient flows into it
-                continue
+                continue  # a constant wire: no gradient flows into it (its local stays NaN)
             try:
                 d = op.partials[k](*xs, out)
                 if not math.isfinite(d):
@@ -132,13 +167,11 @@ def backward(trace: Trace) -> Trace:
             except _MATH_ERRORS as exc:
                 if reaches[node]:
                     raise _gradient_error(graph, node, k, xs, exc) from None
-                row.append(None)  # a dead gate's gradient is never needed
-                continue
-            row.append(d)
+                continue  # a dead gate's gradient is never needed
+            columns[k][node] = d
             grads[i] += up * d
             if not math.isfinite(grads[i]):
                 raise _gradient_overflow(graph, node, k, xs)
-        local[node] = tuple(row)
     trace.grads = grads
     trace.local = local
     return trace

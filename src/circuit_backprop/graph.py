@@ -8,6 +8,7 @@ node itself: id order *is* a topological order, and the engine can simply loop o
 from __future__ import annotations
 
 import bisect
+from array import array
 from dataclasses import dataclass, field
 
 from circuit_backprop.ops import CONST, INPUT, OPS, Op
@@ -22,8 +23,8 @@ class Graph:
     args: list[tuple[int, ...]] = field(default_factory=list)  # input node ids of each node
     names: list[str | None] = field(default_factory=list)  # statement or input name
     consts: dict[int, float] = field(default_factory=dict)  # value of each constant node
-    starts: list[int] = field(default_factory=list)  # source span of each node: [start, end)
-    ends: list[int] = field(default_factory=list)
+    starts: array = field(default_factory=lambda: array("q"))  # each node's source span:
+    ends: array = field(default_factory=lambda: array("q"))  # text[start:end]
     inputs: dict[str, int] = field(default_factory=dict)  # input name -> node, in first-use order
     defaults: dict[str, float] = field(default_factory=dict)  # input name -> default value
     output: int = -1

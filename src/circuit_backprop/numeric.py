@@ -94,7 +94,7 @@ def output_with(trace: Trace, node: int, value: float) -> tuple[float | None, li
 
     Returns (f or None where a gate is undefined, the downstream gates that were re-run)."""
     graph = trace.graph
-    values = trace.values.copy()
+    values = trace.values[:]
     values[node] = value
     changed = bytearray(len(graph))
     changed[node] = 1

@@ -322,17 +322,16 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
 
 
 def _grad_fields(trace: Trace, lo: int, hi: int, num: Any) -> list[str]:
-    """The gradient fields of gates lo..hi-1, formatted a column at a time."""
-    nan = float("nan")
+    """The gradient fields of gates lo..hi-1, formatted a column at a time where gates have at
+    most two inputs (every built-in op), gate by gate otherwise (a def with more)."""
     args = trace.graph.args[lo:hi]
     grads = trace.grads[lo:hi]
-    columns = getattr(trace.local, "columns", None)  # the bulk engine keeps two flat columns
-    if columns is not None:
-        first, second = columns[0][lo:hi], columns[1][lo:hi]
-    else:
-        rows = [row or (None, None) for row in trace.local[lo:hi]]
-        first = [nan if not r or r[0] is None else r[0] for r in rows]
-        second = [nan if len(r) < 2 or r[1] is None else r[1] for r in rows]
+    columns = getattr(trace.local, "columns", None)  # engine.LocalGradients: one per wire
+    if columns is None or len(columns) > 2:
+        return [_grad_fields_of(trace, node, num) for node in range(lo, hi)]
+    nan = float("nan")
+    first = columns[0][lo:hi] if columns else [nan] * (hi - lo)
+    second = columns[1][lo:hi] if len(columns) > 1 else [nan] * (hi - lo)
     local0 = ["null" if d != d else num(d) for d in first]  # NaN: no gradient on this wire
     local1 = ["null" if d != d else num(d) for d in second]
     down0 = ["null" if d != d else num(g * d) for g, d in zip(grads, first, strict=True)]
@@ -343,6 +342,16 @@ def _grad_fields(trace: Trace, lo: int, hi: int, num: Any) -> list[str]:
         f', "grad": {num(g)}, "local": [{l0}, {l1}], "downstream": [{d0}, {d1}]'
         for a, g, l0, l1, d0, d1 in zip(args, grads, local0, local1, down0, down1, strict=True)
     ]
+
+
+def _grad_fields_of(trace: Trace, node: int, num: Any) -> str:
+    row = trace.local[node]
+    if row is None:
+        row = (None,) * len(trace.graph.args[node])
+    up = trace.grads[node]
+    local = ", ".join("null" if d is None else num(d) for d in row)
+    down = ", ".join("null" if d is None else num(up * d) for d in row)
+    return f', "grad": {num(up)}, "local": [{local}], "downstream": [{down}]'
 
 
 def _note_json(kinks: dict[str, Any], kind: str, trace: Trace, node: int, quote: Any) -> str:
