@@ -31,9 +31,9 @@ class Fallback(Exception):
     """The bulk engine cannot do this graph well: use the reference engine."""
 
 
-def levels_of(graph: Graph) -> list[int]:
+def levels_of(graph: Graph) -> array:
     """A node's level: 0 for inputs and constants, else 1 + its deepest input's level."""
-    level = [0] * len(graph)
+    level = array("q", bytes(8 * len(graph)))
     for node, args in enumerate(graph.args):
         if len(args) == 2:
             a, b = level[args[0]], level[args[1]]
@@ -53,7 +53,7 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
     ops = {k: graph.op_or_none(k) for k in kinds if k not in (INPUT, CONST)}
     if any(op is None or op.vec is None or op.arity > 2 for op in ops.values()):
         raise Fallback("an op without a numpy version")
-    level = np.array(levels_of(graph), dtype=np.int64)
+    level = np.frombuffer(levels_of(graph), dtype=np.int64)
     depth = int(level.max()) + 1
     if n / depth < MIN_GATES_PER_LEVEL:
         raise Fallback("too deep to batch")
@@ -61,8 +61,8 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
     code = {k: i for i, k in enumerate(kinds)}
     kind = np.fromiter((code[k] for k in graph.ops), dtype=np.int16, count=n)
     arity = np.fromiter((len(a) for a in graph.args), dtype=np.int8, count=n)
-    arg0 = np.fromiter((a[0] if a else 0 for a in graph.args), dtype=np.int64, count=n)
-    arg1 = np.fromiter((a[1] if len(a) > 1 else 0 for a in graph.args), dtype=np.int64, count=n)
+    arg0 = np.fromiter((a[0] if a else 0 for a in graph.args), dtype=np.int32, count=n)
+    arg1 = np.fromiter((a[1] if len(a) > 1 else 0 for a in graph.args), dtype=np.int32, count=n)
 
     values = np.zeros(n)
     depends = np.zeros(n, dtype=bool)
@@ -93,6 +93,7 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
                 dep = dep | depends[arg1[idx]]
             depends[idx] = dep
 
+    del order, sorted_key, cuts, groups
     trace = Trace(graph, _floats(values), bytearray(depends.tobytes()))
     if not gradients:
         return trace
@@ -140,6 +141,7 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
         two = idx[arity[idx] == 2]
         np.add.at(grads, arg1[two], grads[two] * flow[1][two])
 
+    del flow
     if not np.isfinite(grads).all():
         raise Fallback("a gradient overflows")
     trace.grads = _floats(grads)
@@ -150,6 +152,8 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
 
 def _floats(column: Any) -> array:
     """A numpy float64 array as a Python array("d"): the same 8 bytes a value, no numpy scalars."""
+    import numpy as np
+
     out = array("d")
-    out.frombytes(column.astype("float64").tobytes())
+    out.frombytes(memoryview(np.ascontiguousarray(column, dtype=np.float64)).cast("B"))
     return out

@@ -29,7 +29,7 @@ class Graph:
     defaults: dict[str, float] = field(default_factory=dict)  # input name -> default value
     output: int = -1
     custom_ops: dict[str, Op] = field(default_factory=dict)  # this program's own ops (def)
-    _line_starts: list[int] | None = None
+    _line_starts: array | None = None
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -80,7 +80,7 @@ class Graph:
 
     def line_column(self, offset: int) -> tuple[int, int]:
         if self._line_starts is None:
-            starts = [0]
+            starts = array("q", [0])  # where each line starts
             find = self.text.find
             i = find("\n")
             while i != -1:

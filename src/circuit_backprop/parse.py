@@ -59,7 +59,6 @@ class _Builder:
 
     def reset(self, text: str) -> None:
         self.graph = Graph(text)
-        self.assigned: dict[str, int] = {}  # name -> offset of the statement that assigns it
         self.named: dict[str, int] = {}  # name -> the gate a statement assigns it to
         self.refs: dict[str, int] = {}  # names resolved to inputs or constants -> node
         self.first_use: dict[str, int] = {}  # offset where an input/constant name is first used
@@ -180,7 +179,7 @@ class _Builder:
 
     def assign(self, name_tok: Token, ref: Ref) -> None:
         name, start = str(name_tok), name_tok.start_pos
-        if name in self.assigned or name in self.declared or name in self.first_use:
+        if name in self.named or name in self.declared or name in self.first_use:
             self.check_assignable(name, start)
         g = self.graph
         node = ref[0]
@@ -188,7 +187,6 @@ class _Builder:
             # `q = x`: a second name for an existing wire is an identity gate
             node = g.add_node("id", (node,), ref[1], ref[2])
         g.names[node] = name
-        self.assigned[name] = start
         self.named[name] = node
         self.statement_count += 1
         self.last_assign, self.last = (node, ref[1], ref[2], name), None
@@ -196,8 +194,8 @@ class _Builder:
     def check_assignable(self, name: str, start: int) -> None:
         """Raise the error for assigning `name`, which is taken (assigned, declared, used)."""
         line = self.line_of(start)
-        if name in self.assigned:
-            first = self.line_of(self.assigned[name])
+        if name in self.named:
+            first = self.line_of(self.graph.starts[self.named[name]])
             raise self.error(
                 f"'{name}' is assigned twice: on line {first} and on line {line}",
                 start,
@@ -228,9 +226,10 @@ class _Builder:
                 f"{self.line_of(start)}",
                 start,
             )
-        if name in self.assigned:
+        if name in self.named:
             raise self.error(
-                f"'{name}' is assigned on line {self.line_of(self.assigned[name])} and cannot "
+                f"'{name}' is assigned on line {self.line_of(self.graph.starts[self.named[name]])}"
+                f" and cannot "
                 f"also be an input",
                 start,
             )
@@ -336,7 +335,7 @@ class _Builder:
         name = stmt.name
         node = self.named.get(name, self.refs.get(name))
         if node is None:
-            known = sorted(set(self.assigned) | set(self.graph.inputs))
+            known = sorted(set(self.named) | set(self.graph.inputs))
             raise self.error(
                 f"output '{name}' is not a name in this circuit",
                 stmt.start,
@@ -347,7 +346,7 @@ class _Builder:
     def name_bare_output(self, stmt: _Statement) -> int:
         """Name the final bare expression: `f`, or the first of OUTPUT_NAMES not taken."""
         g = self.graph
-        taken = set(self.assigned) | set(self.refs)
+        taken = set(self.named) | set(self.refs)
         name = next((n for n in OUTPUT_NAMES if n not in taken), None)
         k = 1
         while name is None:
