@@ -368,6 +368,8 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
     try:
         inv = invocation(ctx, set_values or [])
         origin = inv.origin
+        status = _progress(len(inv.text), as_json)
+        status(f"parsing {len(inv.text) / 1e6:.1f} MB")
         try:
             graph = parse(inv.text)
         except SourceError as err:
@@ -381,8 +383,11 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
 
             graph = expand_graph(graph, None if expand == "*" else expand.split(","))
         inputs = resolve_inputs(graph, inv.values, ctx.meta.get("circuit.options"))
+        status(f"forward{' and backward' if gradients else ''} pass over {len(graph):,} nodes")
         trace = engine.run(graph, inputs, gradients=gradients)
+        status(None)
     except CircuitError as err:
+        status(None)
         print_error(err, origin)
         raise typer.Exit(err.exit_code) from None
     if (steps or pause) and as_json:
@@ -608,6 +613,26 @@ def plot_command(
             console.print(f"wrote {output}")
 
     _run(ctx, set_values, gradients=True, as_json=False, precision=precision, show=show)
+
+
+PROGRESS_FROM = 1_000_000  # characters of source: about a second of work
+
+
+def _progress(size: int, as_json: bool) -> Callable[[str | None], None]:
+    """A spinner on stderr naming the current stage, for work that takes a second or more; only
+    when both stdout and stderr are terminals (never when piped, never with --json)."""
+    if size < PROGRESS_FROM or as_json or not (sys.stdout.isatty() and sys.stderr.isatty()):
+        return lambda message: None
+    status = stderr_console().status("")
+    status.start()
+
+    def update(message: str | None) -> None:
+        if message is None:
+            status.stop()
+        else:
+            status.update(f"circuit: {message}…")
+
+    return update
 
 
 def _version(value: bool) -> None:

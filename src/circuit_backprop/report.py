@@ -396,6 +396,7 @@ TOP_GATES = 10
 def print_summary(console: Console, trace: Trace, precision: int) -> None:
     """Counts per op, the output, the inputs (with their gradients), the top gates by |gradient|,
     and how to see everything."""
+    import heapq
     from collections import Counter
 
     graph = trace.graph
@@ -432,8 +433,12 @@ def print_summary(console: Console, trace: Trace, precision: int) -> None:
         inputs.add_row(*row)
     console.print(inputs)
     if backward:
-        gates = [i for i in range(n) if graph.ops[i] not in (INPUT, CONST) and i != graph.output]
-        gates.sort(key=lambda i: -abs(trace.grads[i]))
+        grads, kinds = trace.grads, graph.ops
+        gates = heapq.nlargest(
+            TOP_GATES,
+            (i for i in range(n) if kinds[i] not in (INPUT, CONST) and i != graph.output),
+            key=lambda i: abs(grads[i]),
+        )
         top = Table(title=f"Top {TOP_GATES} gates by |∂{fname}/∂gate|", title_justify="left")
         for header in ("#", "gate", "op", "source", "value", f"∂{fname}/∂gate"):
             top.add_column(header, justify="right" if header in ("#", "value") else "left")
