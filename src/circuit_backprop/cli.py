@@ -365,6 +365,7 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
     from circuit_backprop.parse import parse
 
     origin = ""
+    status = _progress(0, as_json)  # nothing to show until the source is read
     try:
         inv = invocation(ctx, set_values or [])
         origin = inv.origin
