@@ -80,7 +80,7 @@ def test_wide_dag_gradients_match_closed_form_through_the_bulk_engine():
     program, values, expected = wide_sum_of_products(terms=15_000, inputs=300, seed=1)
     graph = parse(program)
     assert len(graph) >= engine.BULK_MIN_NODES
-    trace = bulk.run(graph, values)  # raises Fallback if it could not batch this graph
+    trace = bulk.run_levels(graph, values)  # raises Fallback if it could not batch this graph
     for name, grad in expected.items():
         assert trace.grads[graph.inputs[name]] == pytest.approx(grad, rel=1e-12, abs=1e-12)
     # and engine.run takes the same path and agrees with the reference engine
@@ -93,7 +93,9 @@ def test_bulk_engine_falls_back_on_a_math_error_with_the_exact_message():
     program = program.replace("output", "g = log(a0 - 5)\nh = g + 0\noutput")
     graph = parse(program)
     with pytest.raises(bulk.Fallback):
-        bulk.run(graph, values)
+        bulk.run_levels(graph, values)
+    with pytest.raises(bulk.Fallback):
+        bulk.run_tape(graph, values)
     with pytest.raises(engine.EvalError) as err:
         engine.run(graph, values)
     assert "log" in err.value.message
@@ -140,12 +142,11 @@ def test_bulk_and_reference_engines_agree(case):
     program, inputs = case
     graph = parse(program)
     reference = engine.backward(engine.forward(graph, inputs))
-    old = bulk.MIN_GATES_PER_LEVEL
-    bulk.MIN_GATES_PER_LEVEL = 0  # batch even these small graphs
-    try:
-        batched = bulk.run(graph, inputs)
-    finally:
-        bulk.MIN_GATES_PER_LEVEL = old
+    for batched in (bulk.run_levels(graph, inputs), bulk.run_tape(graph, inputs)):
+        assert_same_trace(graph, batched, reference)
+
+
+def assert_same_trace(graph, batched, reference):  # noqa: ANN001
     for node in range(len(graph)):
         assert batched.values[node] == pytest.approx(reference.values[node], rel=1e-12, abs=1e-15)
         assert batched.grads[node] == pytest.approx(reference.grads[node], rel=1e-9, abs=1e-12)

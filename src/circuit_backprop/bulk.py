@@ -1,15 +1,19 @@
-"""The bulk engine: the same two passes as engine.py, many gates at a time, with numpy.
+"""The bulk engines: the same two passes as engine.py, for large circuits.
 
-engine.py is the reference: one gate at a time, easy to follow. For a large graph, this module
-groups the gates by *level* (a gate's level is one more than its deepest input's) and does every
-gate of one op on one level in a single numpy call, since gates on the same level never depend on
-one another. The backward pass walks the levels in reverse. A local gradient depends only on
-forward values, so all local gradients of one op are computed in one call, whatever their level.
+engine.py is the reference: one gate at a time, easy to follow, and the one that names a failing
+gate. For a large graph, per-gate Python work is the whole cost, so this module cuts it down:
 
-It gives up (raises `Fallback`) wherever the reference engine has something precise to say: a
-value or a needed gradient that is not finite (the reference engine then names the gate), a
-program's own op without a numpy version, or a graph so deep that levels hold few gates (a chain:
-nothing to batch, and the reference engine's plain loop is faster there).
+- `run_levels`, for wide graphs: gates are grouped by *level* (one more than their deepest
+  input's; graph.Wires keeps it as the parser adds nodes), and every gate of one op on one level
+  is done in a single numpy call, since gates on the same level never depend on one another. The
+  backward pass walks the levels in reverse.
+- `run_tape`, for deep graphs (a chain has one gate per level: nothing to batch): a lean scalar
+  tape, one plain loop forward and one back over flat lists.
+
+In both, local gradients are computed with numpy for all gates of one op at once: they depend
+only on forward values. Both give up (raise `Fallback`) wherever the reference engine has
+something precise to say: a value or a needed gradient that is not finite (the reference engine
+then names the gate and its inputs), or an op without a numpy version (a program's own def).
 """
 
 from __future__ import annotations
@@ -17,72 +21,110 @@ from __future__ import annotations
 from array import array
 from typing import TYPE_CHECKING, Any
 
-from circuit_backprop.engine import LocalGradients
+from circuit_backprop.engine import LocalGradients, Trace
 from circuit_backprop.ops import CONST, INPUT
 
 if TYPE_CHECKING:
-    from circuit_backprop.engine import Trace
     from circuit_backprop.graph import Graph
+    from circuit_backprop.ops import Op
 
-MIN_GATES_PER_LEVEL = 64  # below this average, batching by level does not pay
+MIN_GATES_PER_LEVEL = 64  # below this average, batching by level does not pay: use the tape
 
 
 class Fallback(Exception):
-    """The bulk engine cannot do this graph well: use the reference engine."""
-
-
-def levels_of(graph: Graph) -> array:
-    """A node's level: 0 for inputs and constants, else 1 + its deepest input's level."""
-    level = array("q", bytes(8 * len(graph)))
-    for node, args in enumerate(graph.args):
-        if len(args) == 2:
-            a, b = level[args[0]], level[args[1]]
-            level[node] = (a if a > b else b) + 1
-        elif args:
-            level[node] = max(level[i] for i in args) + 1
-    return level
+    """The bulk engines cannot do this graph: use the reference engine."""
 
 
 def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
+    """The faster of the two bulk engines for this graph's shape."""
+    levels = max(graph.args.level, default=0) + 1
+    if len(graph) / levels >= MIN_GATES_PER_LEVEL:
+        return run_levels(graph, inputs, gradients)
+    return run_tape(graph, inputs, gradients)
+
+
+class _Wiring:
+    """The graph as numpy arrays (views of graph.Wires, not copies) and its ops' codes."""
+
+    def __init__(self, graph: Graph) -> None:
+        import numpy as np
+
+        self.n = n = len(graph)
+        self.kinds = sorted(set(graph.ops))
+        self.ops: dict[str, Op] = {}
+        for k in self.kinds:
+            if k in (INPUT, CONST):
+                continue
+            op = graph.op_or_none(k)
+            if op is None or op.vec is None or op.arity > 2:
+                raise Fallback("an op without a numpy version")
+            self.ops[k] = op
+        wires = graph.args
+        self.arity = np.frombuffer(wires.arity, dtype=np.int8)
+        self.arg0 = np.frombuffer(wires.first, dtype=np.int64)
+        self.arg1 = np.frombuffer(wires.second, dtype=np.int64)
+        self.level = np.frombuffer(wires.level, dtype=np.int64)
+        self.code = {k: i for i, k in enumerate(self.kinds)}
+        self.kind = np.fromiter(map(self.code.__getitem__, graph.ops), dtype=np.int16, count=n)
+
+    def leaves(self, graph: Graph, inputs: dict[str, float]) -> tuple[Any, Any]:
+        """Values with inputs and constants filled in, and which nodes are inputs."""
+        import numpy as np
+
+        values = np.zeros(self.n)
+        depends = np.zeros(self.n, dtype=bool)
+        if graph.consts:
+            values[list(graph.consts)] = list(graph.consts.values())
+        for name, node in graph.inputs.items():
+            values[node] = inputs[name]
+            depends[node] = True
+        return values, depends
+
+    def local_gradients(self, values: Any, depends: Any, reaches: Any) -> tuple[list, Any]:
+        """∂gate/∂input for every wire, one numpy call per op and input position; NaN where no
+        gradient flows (a constant wire, or a dead gate whose gradient is not finite)."""
+        import numpy as np
+
+        n = self.n
+        local = [np.full(n, np.nan), np.full(n, np.nan)]
+        computed = depends & (self.arity > 0)
+        with np.errstate(all="ignore"):
+            for k, op in self.ops.items():
+                idx = np.flatnonzero((self.kind == self.code[k]) & computed)
+                if not len(idx):
+                    continue
+                xs = [values[self.arg0[idx]]] + ([values[self.arg1[idx]]] if op.arity == 2 else [])
+                out = values[idx]
+                for position, partial in enumerate(op.vec_partials):
+                    wire = (self.arg0, self.arg1)[position][idx]
+                    d = np.broadcast_to(partial(np, *xs, out), idx.shape).astype(float)
+                    flows = depends[wire]
+                    bad = flows & ~np.isfinite(d)
+                    if (bad & reaches[idx]).any():
+                        raise Fallback("a needed gradient is not finite")
+                    local[position][idx] = np.where(flows & ~bad, d, np.nan)
+        return local, computed
+
+
+def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
+    """Wide graphs: a level at a time, one numpy call per op on each level."""
     import numpy as np
 
-    from circuit_backprop.engine import Trace
-
-    n = len(graph)
-    kinds = sorted(set(graph.ops))
-    ops = {k: graph.op_or_none(k) for k in kinds if k not in (INPUT, CONST)}
-    if any(op is None or op.vec is None or op.arity > 2 for op in ops.values()):
-        raise Fallback("an op without a numpy version")
-    level = np.frombuffer(levels_of(graph), dtype=np.int64)
-    depth = int(level.max()) + 1
-    if n / depth < MIN_GATES_PER_LEVEL:
-        raise Fallback("too deep to batch")
-
-    code = {k: i for i, k in enumerate(kinds)}
-    kind = np.fromiter((code[k] for k in graph.ops), dtype=np.int16, count=n)
-    arity = np.fromiter((len(a) for a in graph.args), dtype=np.int8, count=n)
-    arg0 = np.fromiter((a[0] if a else 0 for a in graph.args), dtype=np.int32, count=n)
-    arg1 = np.fromiter((a[1] if len(a) > 1 else 0 for a in graph.args), dtype=np.int32, count=n)
-
-    values = np.zeros(n)
-    depends = np.zeros(n, dtype=bool)
-    if graph.consts:
-        values[list(graph.consts)] = list(graph.consts.values())
-    for name, node in graph.inputs.items():
-        values[node] = inputs[name]
-        depends[node] = True
+    w = _Wiring(graph)
+    values, depends = w.leaves(graph, inputs)
+    arity, arg0, arg1, level, kind = w.arity, w.arg0, w.arg1, w.level, w.kind
 
     # Forward: level by level; within a level, one numpy call per op.
     order = np.lexsort((kind, level))
-    sorted_key = level[order] * len(kinds) + kind[order]
-    cuts = np.flatnonzero(np.diff(sorted_key)) + 1
-    groups = np.split(order, cuts)
+    sorted_key = level[order] * len(w.kinds) + kind[order]
+    groups = np.split(order, np.flatnonzero(np.diff(sorted_key)) + 1)
+    del sorted_key
     with np.errstate(all="ignore"):
         for idx in groups:
-            k = kinds[kind[idx[0]]]
+            k = w.kinds[kind[idx[0]]]
             if k in (INPUT, CONST):
                 continue
-            op = ops[k]
+            op = w.ops[k]
             xs = [values[arg0[idx]]] + ([values[arg1[idx]]] if op.arity == 2 else [])
             out = op.vec(np, *xs)
             if not np.isfinite(out).all():
@@ -92,44 +134,26 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
             if op.arity == 2:
                 dep = dep | depends[arg1[idx]]
             depends[idx] = dep
-
-    del order, sorted_key, cuts, groups
+    del order, groups
     trace = Trace(graph, _floats(values), bytearray(depends.tobytes()))
     if not gradients:
         return trace
 
     # Which gates reach the output (their needed gradients must exist): levels in reverse.
     by_level = np.argsort(level, kind="stable")
-    level_cuts = np.flatnonzero(np.diff(level[by_level])) + 1
-    level_groups = np.split(by_level, level_cuts)[::-1]
-    reaches = np.zeros(n, dtype=bool)
+    level_groups = np.split(by_level, np.flatnonzero(np.diff(level[by_level])) + 1)[::-1]
+    del by_level
+    reaches = np.zeros(w.n, dtype=bool)
     reaches[graph.output] = True
     for idx in level_groups:
         live = idx[reaches[idx] & (arity[idx] > 0)]
         reaches[arg0[live]] = True
         reaches[arg1[live[arity[live] == 2]]] = True
 
-    # Local gradients: all gates of one op at once (they depend only on forward values).
-    local = [np.full(n, np.nan), np.full(n, np.nan)]
-    computed = depends & (arity > 0)
-    with np.errstate(all="ignore"):
-        for k, op in ops.items():
-            idx = np.flatnonzero((kind == code[k]) & computed)
-            if not len(idx):
-                continue
-            xs = [values[arg0[idx]]] + ([values[arg1[idx]]] if op.arity == 2 else [])
-            out = values[idx]
-            for position, partial in enumerate(op.vec_partials):
-                wire = (arg0, arg1)[position][idx]
-                d = np.broadcast_to(partial(np, *xs, out), idx.shape).astype(float)
-                flows = depends[wire]
-                bad = flows & ~np.isfinite(d)
-                if (bad & reaches[idx]).any():
-                    raise Fallback("a needed gradient is not finite")
-                local[position][idx] = np.where(flows & ~bad, d, np.nan)
+    local, computed = w.local_gradients(values, depends, reaches)
 
     # Backward: levels from the output's side; gradients add where wires fork (np.add.at).
-    grads = np.zeros(n)
+    grads = np.zeros(w.n)
     grads[graph.output] = 1.0
     flow = [np.nan_to_num(column, nan=0.0) for column in local]
     for idx in level_groups:
@@ -140,12 +164,70 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
         np.add.at(grads, arg0[idx], up * flow[0][idx])
         two = idx[arity[idx] == 2]
         np.add.at(grads, arg1[two], grads[two] * flow[1][two])
-
     del flow
+    return _finish(trace, grads, local, computed)
+
+
+def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
+    """Deep graphs: one plain loop forward and one back, over flat lists."""
+    import numpy as np
+
+    w = _Wiring(graph)
+    start_values, start_depends = w.leaves(graph, inputs)
+    values = start_values.tolist()
+    depends = bytearray(start_depends.tobytes())
+    arity, first, second = w.arity.tolist(), w.arg0.tolist(), w.arg1.tolist()
+    scalar = {k: op.value for k, op in w.ops.items()}
+    fns = [scalar.get(k) for k in graph.ops]
+    try:
+        for node, f, k, a, b in zip(range(w.n), fns, arity, first, second, strict=True):
+            if k == 2:
+                values[node] = f(values[a], values[b])
+                depends[node] = depends[a] | depends[b]
+            elif k == 1:
+                values[node] = f(values[a])
+                depends[node] = depends[a]
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise Fallback("a value is not defined") from None
+    forward = np.array(values)
+    if not np.isfinite(forward).all():
+        raise Fallback("a value is not finite")
+    trace = Trace(graph, array("d", values), depends)
+    if not gradients:
+        return trace
+
+    reaches = bytearray(w.n)
+    reaches[graph.output] = 1
+    for node in range(w.n - 1, -1, -1):
+        if reaches[node] and arity[node]:
+            reaches[first[node]] = 1
+            if arity[node] == 2:
+                reaches[second[node]] = 1
+    dep = np.frombuffer(depends, dtype=bool)
+    local, computed = w.local_gradients(forward, dep, np.frombuffer(reaches, dtype=bool))
+
+    grads = [0.0] * w.n
+    grads[graph.output] = 1.0
+    flow0 = np.nan_to_num(local[0], nan=0.0).tolist()
+    flow1 = np.nan_to_num(local[1], nan=0.0).tolist()
+    for node in range(w.n - 1, -1, -1):
+        k = arity[node]
+        if k:
+            up = grads[node]
+            if up:
+                grads[first[node]] += up * flow0[node]
+                if k == 2:
+                    grads[second[node]] += up * flow1[node]
+    return _finish(trace, np.array(grads), local, computed)
+
+
+def _finish(trace: Trace, grads: Any, local: list, computed: Any) -> Trace:
+    import numpy as np
+
     if not np.isfinite(grads).all():
         raise Fallback("a gradient overflows")
     trace.grads = _floats(grads)
-    trace.local = LocalGradients(graph, [_floats(c) for c in local],
+    trace.local = LocalGradients(trace.graph, [_floats(c) for c in local],
                                  bytearray(computed.tobytes()))
     return trace
 
@@ -157,3 +239,4 @@ def _floats(column: Any) -> array:
     out = array("d")
     out.frombytes(memoryview(np.ascontiguousarray(column, dtype=np.float64)).cast("B"))
     return out
+

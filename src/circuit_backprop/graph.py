@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from circuit_backprop.ops import CONST, INPUT, OPS, Op
@@ -16,11 +17,82 @@ from circuit_backprop.ops import CONST, INPUT, OPS, Op
 SOURCE_LIMIT = 80  # a gate's source text is shortened to this many characters in reports
 
 
+class Wires(Sequence):
+    """graph.args: the input node ids of every node, each as a tuple, as `graph.args[node]`.
+
+    Stored flat: how many inputs each node has, its first and second input in two int64 arrays,
+    and the rare node with more (a def with three parameters) in a dict. A million gates then cost
+    a few arrays, not a million tuples; the bulk engine reads the arrays without copying them.
+    Each node's level (1 + its deepest input's, 0 for inputs and constants) is kept beside them:
+    nodes on the same level never depend on one another (see bulk.py).
+    """
+
+    def __init__(self) -> None:
+        self.arity = array("b")
+        self.first = array("q")
+        self.second = array("q")
+        self.level = array("q")
+        self.more: dict[int, tuple[int, ...]] = {}  # nodes with more than two inputs
+
+    def append(self, args: tuple[int, ...]) -> None:
+        node = len(self.arity)
+        n = len(args)
+        self.arity.append(n if n < 3 else 3)
+        level = self.level
+        if n == 0:
+            self.first.append(0)
+            self.second.append(0)
+            level.append(0)
+        elif n == 1:
+            a = args[0]
+            self.first.append(a)
+            self.second.append(0)
+            level.append(level[a] + 1)
+        elif n == 2:
+            a, b = args
+            self.first.append(a)
+            self.second.append(b)
+            la, lb = level[a], level[b]
+            level.append((la if la > lb else lb) + 1)
+        else:
+            self.first.append(args[0])
+            self.second.append(args[1])
+            self.more[node] = tuple(args)
+            level.append(max(level[i] for i in args) + 1)
+
+    def __len__(self) -> int:
+        return len(self.arity)
+
+    def __getitem__(self, node: int) -> tuple[int, ...]:  # type: ignore[override]
+        if isinstance(node, slice):
+            return [self[i] for i in range(*node.indices(len(self)))]
+        n = self.arity[node]
+        if n == 2:
+            return (self.first[node], self.second[node])
+        if n == 1:
+            return (self.first[node],)
+        if n == 0:
+            return ()
+        return self.more[node]
+
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        first, second, more = self.first, self.second, self.more
+        for node, n in enumerate(self.arity):
+            if n == 2:
+                yield (first[node], second[node])
+            elif n == 1:
+                yield (first[node],)
+            elif n == 0:
+                yield ()
+            else:
+                yield more[node]
+
+
 @dataclass
 class Graph:
     text: str  # the program source
     ops: list[str] = field(default_factory=list)  # "input", "const" or an op name from OPS
-    args: list[tuple[int, ...]] = field(default_factory=list)  # input node ids of each node
+    args: Wires = field(default_factory=lambda: Wires())  # input node ids of each node
     names: list[str | None] = field(default_factory=list)  # statement or input name
     consts: dict[int, float] = field(default_factory=dict)  # value of each constant node
     starts: array = field(default_factory=lambda: array("q"))  # each node's source span:
