@@ -174,9 +174,10 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
 
     w = _Wiring(graph)
     start_values, start_depends = w.leaves(graph, inputs)
-    values = start_values.tolist()
+    values = _floats(start_values)
     depends = bytearray(start_depends.tobytes())
-    arity, first, second = w.arity.tolist(), w.arg0.tolist(), w.arg1.tolist()
+    wires = graph.args  # flat arrays: a million gates cost no Python objects here
+    arity, first, second = wires.arity, wires.first, wires.second
     scalar = {k: op.value for k, op in w.ops.items()}
     fns = [scalar.get(k) for k in graph.ops]
     try:
@@ -189,10 +190,10 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
                 depends[node] = depends[a]
     except (ValueError, ZeroDivisionError, OverflowError):
         raise Fallback("a value is not defined") from None
-    forward = np.array(values)
+    forward = np.frombuffer(values, dtype=np.float64)
     if not np.isfinite(forward).all():
         raise Fallback("a value is not finite")
-    trace = Trace(graph, array("d", values), depends)
+    trace = Trace(graph, values, depends)
     if not gradients:
         return trace
 
@@ -206,10 +207,10 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
     dep = np.frombuffer(depends, dtype=bool)
     local, computed = w.local_gradients(forward, dep, np.frombuffer(reaches, dtype=bool))
 
-    grads = [0.0] * w.n
+    grads = array("d", bytes(8 * w.n))
     grads[graph.output] = 1.0
-    flow0 = np.nan_to_num(local[0], nan=0.0).tolist()
-    flow1 = np.nan_to_num(local[1], nan=0.0).tolist()
+    flow0 = _floats(np.nan_to_num(local[0], nan=0.0))
+    flow1 = _floats(np.nan_to_num(local[1], nan=0.0))
     for node in range(w.n - 1, -1, -1):
         k = arity[node]
         if k:
@@ -218,7 +219,7 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
                 grads[first[node]] += up * flow0[node]
                 if k == 2:
                     grads[second[node]] += up * flow1[node]
-    return _finish(trace, np.array(grads), local, computed)
+    return _finish(trace, np.frombuffer(grads, dtype=np.float64), local, computed)
 
 
 def _finish(trace: Trace, grads: Any, local: list, computed: Any) -> Trace:
