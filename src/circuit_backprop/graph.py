@@ -8,12 +8,14 @@ node itself: id order *is* a topological order, and the engine can simply loop o
 from __future__ import annotations
 
 import bisect
+import re
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from circuit_backprop.ops import CONST, INPUT, OPS, Op
 
+_NEEDS_CLEANING = re.compile(r"\s\s|[\t\n\r\f\v]")  # what source() folds to one space
 SOURCE_LIMIT = 80  # a gate's source text is shortened to this many characters in reports
 
 
@@ -132,6 +134,18 @@ class Graph:
         if "\n" in text or "\t" in text or "  " in text or "\r" in text:
             text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def sources(self, lo: int, hi: int, limit: int = SOURCE_LIMIT) -> list[str]:
+        """`source` of nodes lo..hi-1: the common case (short, one line) without a call each."""
+        text, source = self.text, self.source
+        return [
+            span if len(span) <= limit and not _NEEDS_CLEANING.search(span) else source(node)
+            for node, span in zip(
+                range(lo, hi),
+                (text[s:e] for s, e in zip(self.starts[lo:hi], self.ends[lo:hi], strict=True)),
+                strict=True,
+            )
+        ]
 
     def label(self, node: int) -> str:
         """How a node is called in tables: its name, or its number."""

@@ -295,10 +295,10 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
         nodes = range(lo, min(n, lo + block))
         names = ["null" if m is None else quote(m) for m in graph.names[lo : lo + block]]
         kinds = graph.ops[lo : lo + block]
-        args = graph.args[lo : lo + block]
+        wiring = _wiring_json(graph, lo, lo + len(nodes))
         values = trace.values[lo : lo + block]
         positions = graph.positions(lo, lo + len(nodes))
-        sources = [quote(graph.source(i)) for i in nodes]
+        sources = [quote(text) for text in graph.sources(lo, lo + len(nodes))]
         if kinks:
             notes = [_note_json(kinks, kind, trace, i, quote)
                      for kind, i in zip(kinds, nodes, strict=True)]
@@ -309,11 +309,11 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
         else:
             grad_fields = _grad_fields(trace, lo, lo + len(nodes), num)
         gates = [
-            f'{{"id": {i}, "name": {name}, "op": "{kind}", "inputs": [{", ".join(map(str, a))}], '
+            f'{{"id": {i}, "name": {name}, "op": "{kind}", "inputs": [{a}], '
             f'"value": {num(v)}{grads}, "source": {src}, "line": {pos[0]}, '
             f'"column": {pos[1]}, "note": {note}}}'
             for i, name, kind, a, v, grads, src, pos, note in zip(
-                nodes, names, kinds, args, values, grad_fields, sources, positions, notes,
+                nodes, names, kinds, wiring, values, grad_fields, sources, positions, notes,
                 strict=True)
         ]
         out.write(separator + ", ".join(gates))
@@ -321,10 +321,21 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
     out.write("]}\n")
 
 
+def _wiring_json(graph: Graph, lo: int, hi: int) -> list[str]:
+    """The "inputs" lists of nodes lo..hi-1, read straight from the flat wiring arrays."""
+    wires = graph.args
+    return [
+        "" if k == 0 else f"{a}" if k == 1 else f"{a}, {b}" if k == 2 else
+        ", ".join(map(str, wires.more[node]))
+        for node, k, a, b in zip(range(lo, hi), wires.arity[lo:hi], wires.first[lo:hi],
+                                 wires.second[lo:hi], strict=True)
+    ]
+
+
 def _grad_fields(trace: Trace, lo: int, hi: int, num: Any) -> list[str]:
     """The gradient fields of gates lo..hi-1, formatted a column at a time where gates have at
     most two inputs (every built-in op), gate by gate otherwise (a def with more)."""
-    args = trace.graph.args[lo:hi]
+    arity = trace.graph.args.arity[lo:hi]
     grads = trace.grads[lo:hi]
     columns = getattr(trace.local, "columns", None)  # engine.LocalGradients: one per wire
     if columns is None or len(columns) > 2:
@@ -337,10 +348,10 @@ def _grad_fields(trace: Trace, lo: int, hi: int, num: Any) -> list[str]:
     down0 = ["null" if d != d else num(g * d) for g, d in zip(grads, first, strict=True)]
     down1 = ["null" if d != d else num(g * d) for g, d in zip(grads, second, strict=True)]
     return [
-        f', "grad": {num(g)}, "local": [], "downstream": []' if not a else
-        f', "grad": {num(g)}, "local": [{l0}], "downstream": [{d0}]' if len(a) == 1 else
+        f', "grad": {num(g)}, "local": [], "downstream": []' if not k else
+        f', "grad": {num(g)}, "local": [{l0}], "downstream": [{d0}]' if k == 1 else
         f', "grad": {num(g)}, "local": [{l0}, {l1}], "downstream": [{d0}, {d1}]'
-        for a, g, l0, l1, d0, d1 in zip(args, grads, local0, local1, down0, down1, strict=True)
+        for k, g, l0, l1, d0, d1 in zip(arity, grads, local0, local1, down0, down1, strict=True)
     ]
 
 
