@@ -37,7 +37,9 @@ class Fallback(Exception):
 
 def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
     """The faster of the two bulk engines for this graph's shape."""
-    levels = max(graph.args.level, default=0) + 1
+    import numpy as np
+
+    levels = int(np.frombuffer(graph.args.level, dtype=np.int64).max(initial=0)) + 1
     if len(graph) / levels >= MIN_GATES_PER_LEVEL:
         return run_levels(graph, inputs, gradients)
     return run_tape(graph, inputs, gradients)
@@ -114,10 +116,14 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
     values, depends = w.leaves(graph, inputs)
     arity, arg0, arg1, level, kind = w.arity, w.arg0, w.arg1, w.level, w.kind
 
-    # Forward: level by level; within a level, one numpy call per op.
-    order = np.lexsort((kind, level))
-    sorted_key = level[order] * len(w.kinds) + kind[order]
+    # Forward: level by level; within a level, one numpy call per op. One sort serves both
+    # passes: by level, and by op within a level.
+    key = level * len(w.kinds) + kind
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    del key
     groups = np.split(order, np.flatnonzero(np.diff(sorted_key)) + 1)
+    level_groups = np.split(order, np.flatnonzero(np.diff(level[order])) + 1)[::-1]
     del sorted_key
     with np.errstate(all="ignore"):
         for idx in groups:
@@ -134,15 +140,12 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
             if op.arity == 2:
                 dep = dep | depends[arg1[idx]]
             depends[idx] = dep
-    del order, groups
+    del groups
     trace = Trace(graph, _floats(values), bytearray(depends.tobytes()))
     if not gradients:
         return trace
 
     # Which gates reach the output (their needed gradients must exist): levels in reverse.
-    by_level = np.argsort(level, kind="stable")
-    level_groups = np.split(by_level, np.flatnonzero(np.diff(level[by_level])) + 1)[::-1]
-    del by_level
     reaches = np.zeros(w.n, dtype=bool)
     reaches[graph.output] = True
     for idx in level_groups:
