@@ -71,7 +71,7 @@ def test_stages_for_one_line_program_and_calls(run):
     out = run("backward", "sigmoid(w*x + b)", "--w", "2", "--x", "-1", "--b", "-3", "--steps")
     assert out.exit_code == 0, out.stderr
     assert "  2. f = sigmoid(w*x + b) = sigmoid(2·(-1) + (-3)) = 0.00669285" in out.stdout
-    assert "local ∂f/∂(w*x + b) = σ((w*x + b))·(1 - σ((w*x + b))) = 0.00664806" in out.stdout
+    assert "local ∂f/∂(w*x + b) = σ(w*x + b)·(1 - σ(w*x + b)) = 0.00664806" in out.stdout
 
 
 def test_constant_subexpressions_and_unused_gates(run):
@@ -109,3 +109,11 @@ def test_math_error_in_steps_exits_1(run):
     out = run("backward", "sqrt(x)", "--x", "0", "--steps")
     assert out.exit_code == 1
     assert "sqrt" in out.stderr and "Traceback" not in out.output
+
+
+def test_steps_refuses_checks_instead_of_ignoring_them(run, circuits_dir):
+    out = run("backward", circuits_dir / "staged.circ", "--steps", "--check-torch")
+    assert out.exit_code == 2
+    assert "--steps is a walkthrough" in out.stderr
+    out = run("eval", circuits_dir / "staged.circ", "--steps", "--check-numeric")
+    assert out.exit_code == 2

@@ -124,6 +124,9 @@ class Invocation:
     path_like: bool
 
 
+PATH_LIKE = re.compile(r"[\w.~/\\-]+")  # text that may have been meant as a file name
+
+
 def looks_like_number(text: str) -> bool:
     return NUMBER.fullmatch(text.strip()) is not None
 
@@ -374,7 +377,7 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
         try:
             graph = parse(inv.text)
         except SourceError as err:
-            if inv.path_like and inv.origin == "<inline>":
+            if inv.path_like and inv.origin == "<inline>" and PATH_LIKE.fullmatch(inv.text):
                 err.details.append(
                     "SOURCE was read as program text: no file of that name exists"
                 )
@@ -393,6 +396,12 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
         raise typer.Exit(err.exit_code) from None
     if (steps or pause) and as_json:
         print_error(UsageError("--steps prints a walkthrough for people: not with --json"))
+        raise typer.Exit(UsageError.exit_code)
+    checks = (torch_opts is not None and (torch_opts.check or torch_opts.behaviour)) or (
+        numeric_opts is not None and numeric_opts.check)
+    if (steps or pause) and checks:
+        print_error(UsageError("--steps is a walkthrough: run the checks (--check-torch, "
+                               "--check-numeric, autograd options) without it"))
         raise typer.Exit(UsageError.exit_code)
     if show is not None or steps or pause:  # circuit draw, or the staged walkthrough
         from circuit_backprop import walkthrough

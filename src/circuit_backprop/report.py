@@ -62,7 +62,11 @@ def local_formula(graph: Graph, node: int, k: int) -> str:
     op = graph.op(node)
     labels = [wire_label(graph, i) for i in graph.args[node]]
     names = dict(zip("ab", labels, strict=False))
-    return op.formulas[k].format(**names)
+    formula = op.formulas[k].format(**names)
+    for label in labels:  # exp((x + y)) reads better as exp(x + y)
+        if label.startswith("(") and label.endswith(")"):
+            formula = formula.replace(f"({label})", label)
+    return formula
 
 
 def _styled(text: str, style: str) -> Text:
