@@ -119,28 +119,35 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
     # Forward: level by level; within a level, one numpy call per op. One sort serves both
     # passes: by level, and by op within a level.
     key = level * len(w.kinds) + kind
+    if key.max(initial=0) < 2**15:
+        key = key.astype(np.int16)  # numpy's stable sort of 16-bit integers is a radix sort
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
     del key
-    groups = np.split(order, np.flatnonzero(np.diff(sorted_key)) + 1)
+    cuts = np.flatnonzero(np.diff(sorted_key)) + 1
+    starts, ends = np.concatenate(([0], cuts)), np.concatenate((cuts, [w.n]))
     level_groups = np.split(order, np.flatnonzero(np.diff(level[order])) + 1)[::-1]
-    del sorted_key
+    # the wiring in group order, so that each group reads a slice, not a gather of indices
+    in0, in1 = arg0[order], arg1[order]
     with np.errstate(all="ignore"):
-        for idx in groups:
-            k = w.kinds[kind[idx[0]]]
+        for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
+            k = w.kinds[kind[order[lo]]]
             if k in (INPUT, CONST):
                 continue
             op = w.ops[k]
-            xs = [values[arg0[idx]]] + ([values[arg1[idx]]] if op.arity == 2 else [])
-            out = op.vec(np, *xs)
+            idx, a = order[lo:hi], in0[lo:hi]
+            if op.arity == 2:
+                b = in1[lo:hi]
+                out = op.vec(np, values[a], values[b])
+                dep = depends[a] | depends[b]
+            else:
+                out = op.vec(np, values[a])
+                dep = depends[a]
             if not np.isfinite(out).all():
                 raise Fallback("a value is not finite")
             values[idx] = out
-            dep = depends[arg0[idx]]
-            if op.arity == 2:
-                dep = dep | depends[arg1[idx]]
             depends[idx] = dep
-    del groups
+    del sorted_key, in0, in1
     trace = Trace(graph, _floats(values), bytearray(depends.tobytes()))
     if not gradients:
         return trace
