@@ -238,3 +238,11 @@ def test_around_does_not_follow_every_use_of_a_hub(run):
     assert "(500 terms) = 2" in out.stdout  # ∂f/∂x = 1 + 0.5 + 0.25 + ... = 2
     assert out.stdout.count(" -> ") < 20
     render_svg(out.stdout)
+
+
+def test_unknown_output_extension_is_refused(run, tmp_path):
+    target = tmp_path / "out.jpg"
+    out = run("draw", "x*x", "--x", "1", "-o", str(target))
+    assert out.exit_code == 2
+    assert "cannot tell the format" in out.stderr
+    assert not target.exists()

@@ -320,3 +320,21 @@ def test_set_for_input_names_that_clash_with_options(run_json):
     )
     assert data["value"] == -6.0
     assert data["gradients"] == {"json": -2.0, "precision": 3.0}
+
+
+def test_an_option_of_another_command_is_named_as_such(run):
+    out = run("eval", "x*x", "--x", "1", "--passes", "2")
+    assert out.exit_code == 2
+    assert "--passes is not an option of `circuit eval`" in out.stderr
+    assert "circuit backward" in out.stderr
+    out = run("torch", "x*x", "--x", "1", "--json")
+    assert out.exit_code == 2
+    assert "--json is not an option of `circuit torch`" in out.stderr
+
+
+def test_a_word_that_names_a_folder_gets_a_hint(run, tmp_path, monkeypatch):
+    (tmp_path / "circuits").mkdir()
+    monkeypatch.chdir(tmp_path)
+    out = run("eval", "circuits")
+    assert out.exit_code == 2
+    assert "write ./circuits" in out.stderr

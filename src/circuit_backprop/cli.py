@@ -28,8 +28,8 @@ from circuit_backprop import __version__
 from circuit_backprop.errors import CircuitError, EvalError, SourceError, UsageError
 
 EXAMPLES = """\
+\b
 Examples:
-
   circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
   circuit backward circuits/staged.circ
   circuit backward "q = x + 2*y; f = q*z" --x 3 --y -4 --z 19 --json
@@ -142,6 +142,12 @@ def invocation(ctx: typer.Context, set_values: list[str]) -> Invocation:
             close = _option_hint(name, options)
             if close or not name.isidentifier():
                 raise UsageError(f"no such option: --{name}", close)
+            elsewhere = _commands_with_option(ctx, f"--{name}")
+            if elsewhere:
+                raise UsageError(
+                    f"--{name} is not an option of `circuit {ctx.info_name}`",
+                    [f"it is an option of: {', '.join(f'circuit {c}' for c in elsewhere)}"],
+                )
             after = following.get(name)
             raise UsageError(
                 f"--{name} needs a number after it"
@@ -194,6 +200,18 @@ def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dic
             raise UsageError(f"the value for '{name}' must be a finite number, got {raw!r}")
         values[name] = value
     return values
+
+
+def _commands_with_option(ctx: typer.Context, option: str) -> list[str]:
+    """The other commands of `circuit` that have this option."""
+    group = ctx.parent.command if ctx.parent is not None else None
+    found = []
+    for name, command in sorted(getattr(group, "commands", {}).items()):
+        if name != ctx.info_name and any(
+            option in getattr(p, "opts", ()) for p in command.params
+        ):
+            found.append(name)
+    return found
 
 
 def _option_hint(name: str, options: list[str]) -> list[str]:
@@ -368,6 +386,7 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
     from circuit_backprop.parse import parse
 
     origin = ""
+    inv = None
     status = _progress(0, as_json)  # nothing to show until the source is read
     try:
         inv = invocation(ctx, set_values or [])
@@ -386,12 +405,23 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
             from circuit_backprop.composite import expand as expand_graph
 
             graph = expand_graph(graph, None if expand == "*" else expand.split(","))
+        for name in inv.values:
+            elsewhere = [] if name in graph.inputs else _commands_with_option(ctx, f"--{name}")
+            if elsewhere:
+                raise UsageError(
+                    f"--{name} is not an option of `circuit {ctx.info_name}` (nor an input of "
+                    f"this circuit)",
+                    [f"it is an option of: {', '.join(f'circuit {c}' for c in elsewhere)}"],
+                )
         inputs = resolve_inputs(graph, inv.values, ctx.meta.get("circuit.options"))
         status(f"forward{' and backward' if gradients else ''} pass over {len(graph):,} nodes")
         trace = engine.run(graph, inputs, gradients=gradients)
         status(None)
     except CircuitError as err:
         status(None)
+        if inv is not None and inv.origin == "<inline>" and os.path.exists(inv.text.strip()):
+            err.details.append(f"SOURCE was read as program text; for the file or folder "
+                               f"'{inv.text.strip()}', write ./{inv.text.strip()}")
         print_error(err, origin)
         raise typer.Exit(err.exit_code) from None
     if (steps or pause) and as_json:
@@ -579,7 +609,7 @@ def torch_command(
     def show(console: Console, trace: Any) -> None:
         console.file.write(script(trace))
 
-    _run(ctx, set_values, gradients=True, as_json=False, precision=6, show=show)
+    _run(ctx, set_values, gradients=False, as_json=False, precision=6, show=show)
 
 
 @app.command("plot", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,

@@ -419,7 +419,11 @@ def infer_format(fmt_name: str | None, output: str | None) -> str:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt_name!r}")
         return fmt_name
     suffix = Path(output).suffix.lower().lstrip(".") if output else ""
-    return {"dot": "dot", "gv": "dot", "svg": "svg", "png": "png"}.get(suffix, "text")
+    known = {"dot": "dot", "gv": "dot", "svg": "svg", "png": "png", "txt": "text", "": "text"}
+    if suffix not in known:
+        raise UsageError(f"cannot tell the format of {output} from its extension",
+                         ["name it .txt, .dot, .svg or .png, or give --format"])
+    return known[suffix]
 
 
 def write_text(path: str, content: str) -> None:

@@ -145,7 +145,7 @@ def backward(trace: Trace) -> Trace:
     grads = array("d", bytes(8 * n))
     local = LocalGradients.empty(graph)
     columns, computed = local.columns, local.computed
-    reaches = _reaches_output(graph)
+    reaches = reaches_output(graph)
     grads[graph.output] = 1.0
     args = graph.args
     for node in range(n - 1, -1, -1):
@@ -193,7 +193,8 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
     return backward(trace) if gradients else trace
 
 
-def _reaches_output(graph: Graph) -> list[bool]:
+def reaches_output(graph: Graph) -> list[bool]:
+    """Which nodes are on some path to the output (the others need no gradient)."""
     reaches = [False] * len(graph)
     reaches[graph.output] = True
     args = graph.args

@@ -419,7 +419,8 @@ def print_summary(console: Console, trace: Trace, precision: int) -> None:
     counts = Counter(graph.ops)
     console.print(
         f"[bold]{n:,} nodes[/]: {n - counts[INPUT] - counts[CONST]:,} gates, "
-        f"{counts[INPUT]:,} inputs, {counts[CONST]:,} constants. "
+        f"{counts[INPUT]:,} input{'s' if counts[INPUT] != 1 else ''}, "
+        f"{counts[CONST]:,} constant{'s' if counts[CONST] != 1 else ''}. "
         f"Too many to list one by one (more than {TABLE_LIMIT}): a summary follows."
     )
     ops = Table(title="Gates per op", title_justify="left")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from circuit_backprop.engine import Trace
+from circuit_backprop.engine import Trace, reaches_output
 from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError
 from circuit_backprop.graph import Graph
 from circuit_backprop.ops import CONST, INPUT
@@ -368,7 +368,7 @@ def behave(trace: Trace, chosen: set[int], shown: list[int], passes: int = 1,
                 error = (p, str(exc))
                 break
             completed += 1
-    reaches_plain = _reaches_output(graph)
+    reaches_plain = reaches_output(graph)
     nodes: list[NodeOutcome] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # reading a non-leaf's .grad warns; we explain it instead
@@ -398,16 +398,6 @@ def behave(trace: Trace, chosen: set[int], shown: list[int], passes: int = 1,
         error_agrees = error[0] == pred.error[0] and pred.error[1] in error[1]
     return Behaviour(torch.__version__, sorted(chosen), passes, zero_grad, retain_graph, pred,
                      nodes, error, completed, error_agrees)
-
-
-def _reaches_output(graph: Graph) -> list[bool]:
-    reaches = [False] * len(graph)
-    reaches[graph.output] = True
-    for node in range(graph.output, -1, -1):
-        if reaches[node]:
-            for i in graph.args[node]:
-                reaches[i] = True
-    return reaches
 
 
 def first_sentence(message: str) -> str:
