@@ -129,24 +129,31 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
     level_groups = np.split(order, np.flatnonzero(np.diff(level[order])) + 1)[::-1]
     # the wiring in group order, so that each group reads a slice, not a gather of indices
     in0, in1 = arg0[order], arg1[order]
+    # Local gradients depend only on forward values: each group computes its own right away,
+    # from the input values it has just gathered. NaN marks a wire without gradient.
+    local = [np.full(w.n, np.nan), np.full(w.n, np.nan)] if gradients else []
+    suspects = []  # gates with a non-finite local gradient: an error if they reach the output
     with np.errstate(all="ignore"):
         for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
             k = w.kinds[kind[order[lo]]]
             if k in (INPUT, CONST):
                 continue
             op = w.ops[k]
-            idx, a = order[lo:hi], in0[lo:hi]
-            if op.arity == 2:
-                b = in1[lo:hi]
-                out = op.vec(np, values[a], values[b])
-                dep = depends[a] | depends[b]
-            else:
-                out = op.vec(np, values[a])
-                dep = depends[a]
+            idx = order[lo:hi]
+            wires = (in0[lo:hi], in1[lo:hi])[: op.arity]
+            xs = [values[wire] for wire in wires]
+            out = op.vec(np, *xs)
             if not np.isfinite(out).all():
                 raise Fallback("a value is not finite")
             values[idx] = out
-            depends[idx] = dep
+            flows = [depends[wire] for wire in wires]
+            depends[idx] = flows[0] | flows[1] if op.arity == 2 else flows[0]
+            for position, partial in enumerate(op.vec_partials if gradients else ()):
+                d = np.broadcast_to(partial(np, *xs, out), idx.shape)
+                finite = np.isfinite(d)
+                local[position][idx] = np.where(flows[position] & finite, d, np.nan)
+                if not finite.all():
+                    suspects.append(idx[flows[position] & ~finite])
     del sorted_key, in0, in1
     trace = Trace(graph, _floats(values), bytearray(depends.tobytes()))
     if not gradients:
@@ -160,7 +167,9 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
         reaches[arg0[live]] = True
         reaches[arg1[live[arity[live] == 2]]] = True
 
-    local, computed = w.local_gradients(values, depends, reaches)
+    if any(reaches[gates].any() for gates in suspects):
+        raise Fallback("a needed gradient is not finite")
+    computed = depends & (arity > 0)
 
     # Backward: levels from the output's side; gradients add where wires fork (np.add.at).
     grads = np.zeros(w.n)
