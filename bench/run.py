@@ -80,6 +80,8 @@ def engine_bench(path: Path, repeat: int, with_torch: bool, rows: list[str]) -> 
     inputs = dict(graph.defaults)
     leaves = {node: inputs[name] for name, node in graph.inputs.items()}
     leaves.update(graph.consts)
+    import numpy  # noqa: F401  (imported before timing, as torch is below: no one's imports count)
+
     ours, trace = timed(lambda: engine.run(graph, inputs), repeat)
     line = f"| {path.stem} | {len(graph):,} | {ours:.3f} s |"
 
@@ -105,6 +107,8 @@ def engine_bench(path: Path, repeat: int, with_torch: bool, rows: list[str]) -> 
         gc.enable()
         line += " RecursionError (recursive topological sort) |"
     if with_torch:
+        import torch  # noqa: F401
+
         t, _ = timed(lambda: torch_eager(graph, wiring, leaves))
         line += f" {t:.2f} s ({t / ours:.0f}×) |"
     else:
@@ -189,6 +193,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of circuit's engine")
     parser.add_argument("--e2e-repeat", type=int, default=1, help="runs of each whole command")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch eager")
+    parser.add_argument("--only", choices=["engine", "e2e", "startup"], help="one part only")
     args = parser.parse_args()
     sys.setrecursionlimit(10_000)
     workdir = Path(tempfile.mkdtemp(prefix="circuit-bench-"))
@@ -204,7 +209,7 @@ def main() -> None:
     print("| graph | nodes | circuit | micrograd-style | PyTorch eager 0-d float64 |")
     print("|---|---|---|---|---|")
     rows: list[str] = []
-    for path in (wide, chain):
+    for path in (wide, chain) if args.only in (None, "engine") else ():
         engine_bench(path, args.repeat, not args.no_torch, rows)
         print(rows[-1], flush=True)
     print()
@@ -213,7 +218,7 @@ def main() -> None:
           "of F | ratio | peak RSS (--json) |")
     print("|---|---|---|---|---|---|")
     rows = []
-    for path in (wide, chain):
+    for path in (wide, chain) if args.only in (None, "e2e") else ():
         end_to_end(path, workdir, rows, args.e2e_repeat)
         print(rows[-1], flush=True)
     print()
@@ -221,8 +226,9 @@ def main() -> None:
     print("| command | wall |")
     print("|---|---|")
     rows = []
-    startup(rows)
-    depth(workdir, rows)
+    if args.only in (None, "startup"):
+        startup(rows)
+        depth(workdir, rows)
     print("\n".join(rows))
     shutil.rmtree(workdir, ignore_errors=True)
 

@@ -10,7 +10,6 @@ never gets the chance to read them as short options.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import os
 import re
@@ -642,6 +641,8 @@ def plot_command(
         if output:
             plot.save(data, output)
         if as_json:
+            import json
+
             console.file.write(json.dumps(data.to_json(), allow_nan=False) + "\n")
             return
         if not output:

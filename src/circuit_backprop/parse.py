@@ -411,7 +411,7 @@ def _parser() -> LeanParser:
     if path:
         try:
             tables = lalr.load_tables(path)
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, EOFError):
             tables = None  # no cache yet, or a damaged one: rebuild it
     if tables is None:
         from lark import Lark
@@ -420,16 +420,17 @@ def _parser() -> LeanParser:
         if path:
             try:
                 lalr.save_tables(tables, path)
-            except OSError:
+            except (OSError, ValueError, TypeError):
                 pass  # a read-only cache folder only costs start-up time
     return LeanParser(tables, _BUILDER)
 
 
 def _cache_file(grammar: str) -> str | None:
-    """Where the analysed grammar is kept: keyed by the grammar's text, Lark's version and the
-    code that makes the tables (lalr.py), so that no other version ever reads them."""
+    """Where the analysed grammar is kept: keyed by the grammar's text, Lark's version, the code
+    that makes the tables (lalr.py) and Python's version, so that no other version reads them."""
     import hashlib
     import os
+    import sys
     import tempfile
 
     import lark
@@ -438,6 +439,7 @@ def _cache_file(grammar: str) -> str | None:
 
     key = hashlib.sha256(
         grammar.encode() + lark.__version__.encode() + Path(lalr.__file__).read_bytes()
+        + sys.version.encode()
     ).hexdigest()[:16]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     for folder in (os.path.join(base, "circuit-backprop"), tempfile.gettempdir()):

@@ -6,7 +6,6 @@ cs231n draws forward values in green and gradients in red: the tables do the sam
 
 from __future__ import annotations
 
-import json
 from typing import IO, Any
 
 from rich.console import Console
@@ -276,6 +275,8 @@ def _gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
 
 
 def dumps(doc: dict[str, Any]) -> str:
+    import json
+
     return json.dumps(doc, allow_nan=False, ensure_ascii=False)
 
 
