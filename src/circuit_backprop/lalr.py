@@ -236,6 +236,8 @@ class LeanParser:
                 if what is PASS:
                     state_stack[-1] = state_stack[-2][arg][1]
                     continue
+                # a reduction (the same step as in _finish, written out here: a function call
+                # per reduction would cost a third of a second on a million gates)
                 size, origin, callback = arg
                 if size:
                     children = value_stack[-size:]
