@@ -33,7 +33,8 @@ def test_tangent_slope_is_the_gradient_and_touches_the_curve(circuits_dir):
 
 
 def test_png_is_written_and_its_data_matches(tmp_path, circuits_dir, run):
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401  (the test extra installs it: never skipped)
+
     png = tmp_path / "neuron.png"
     data = plot.save(plot.sample(neuron_trace(circuits_dir), "w0", points=51), str(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
