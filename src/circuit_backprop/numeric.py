@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from circuit_backprop import engine
+from circuit_backprop.compare import close, finite_or_none, relative_error
 from circuit_backprop.engine import Trace
 from circuit_backprop.errors import EXIT_EVAL, CircuitError
 from circuit_backprop.ops import INPUT
@@ -80,15 +81,6 @@ class NumericCheck:
         return max(errors, default=0.0)
 
 
-def close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
-    return abs(analytic - numeric) <= atol + rtol * abs(numeric)
-
-
-def relative_error(analytic: float, numeric: float) -> float:
-    scale = max(abs(analytic), abs(numeric))
-    return 0.0 if scale == 0 else abs(analytic - numeric) / scale
-
-
 def output_with(trace: Trace, node: int, value: float) -> tuple[float | None, list[int]]:
     """f with `node`'s output set to `value`, re-running only the gates downstream of it.
 
@@ -143,7 +135,7 @@ def check(trace: Trace, eps: float = DEFAULT_EPS, atol: float = DEFAULT_ATOL,
         c.rel_error = relative_error(c.analytic, c.numeric)
         if c.kink is not None:
             c.one_sided = ((plus - f0) / eps, (f0 - minus) / eps)
-        if close(c.analytic, c.numeric, atol, rtol):
+        if close(c.analytic, c.numeric, rtol=rtol, atol=atol):
             c.status = OK
         elif c.one_sided is not None and _between(c.analytic, c.one_sided, atol, rtol):
             c.status = KINK
@@ -239,25 +231,23 @@ def summary(result: NumericCheck, trace: Trace) -> Text:
 
 
 def to_json(result: NumericCheck) -> dict[str, Any]:
-    def num(x: float | None) -> float | None:
-        return x if x is not None and math.isfinite(x) else None
-
     return {
         "eps": result.eps,
         "atol": result.atol,
         "rtol": result.rtol,
         "ok": result.ok,
-        "max_rel_error": num(result.max_rel_error),
+        "max_rel_error": finite_or_none(result.max_rel_error),
         "disagree": [c.node for c in result.failing],
         "nodes": [
             {
                 "id": c.node,
-                "analytic": num(c.analytic),
-                "numeric": num(c.numeric),
-                "rel_error": num(c.rel_error),
+                "analytic": finite_or_none(c.analytic),
+                "numeric": finite_or_none(c.numeric),
+                "rel_error": finite_or_none(c.rel_error),
                 "status": c.status,
                 "kink": c.kink,
-                "one_sided": None if c.one_sided is None else [num(x) for x in c.one_sided],
+                "one_sided": (None if c.one_sided is None
+                              else [finite_or_none(x) for x in c.one_sided]),
             }
             for c in result.nodes
         ],

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from circuit_backprop.compare import close, relative_error
 from circuit_backprop.engine import Trace, reaches_output
 from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError
 from circuit_backprop.graph import Graph
@@ -88,21 +89,6 @@ def _item(t: Any) -> float | None:
     return None if t is None else float(t.item())
 
 
-def close(mine: float, theirs: float | None, rtol: float, atol: float) -> bool:
-    """torch.isclose's rule, with torch's number as the reference."""
-    if theirs is None or not math.isfinite(theirs):
-        return False
-    return abs(mine - theirs) <= atol + rtol * abs(theirs)
-
-
-def relative_error(mine: float, theirs: float | None) -> float:
-    """|engine - torch| / max(|engine|, |torch|): 0 when equal, at most 2, inf if torch's is NaN."""
-    if theirs is None or not math.isfinite(theirs):
-        return math.inf
-    diff = abs(mine - theirs)
-    return 0.0 if diff == 0 else diff / max(abs(mine), abs(theirs))
-
-
 # --- the proof: every gate's value and gradient ------------------------------------------------
 
 
@@ -158,14 +144,14 @@ def check(trace: Trace, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) 
         value = _item(t)
         assert value is not None
         mine = trace.values[node]
-        gate = GateCheck(node, value, close(mine, value, rtol, atol),
+        gate = GateCheck(node, value, close(mine, value, rtol=rtol, atol=atol),
                          rel_error=relative_error(mine, value))
         if gradients and note is None:
             grad = _item(t.grad)
             engine_grad = trace.grads[node]  # type: ignore[index]
             theirs = 0.0 if grad is None else grad  # no .grad: nothing flowed back, i.e. 0
             gate.grad = grad
-            gate.grad_ok = close(engine_grad, theirs, rtol, atol)
+            gate.grad_ok = close(engine_grad, theirs, rtol=rtol, atol=atol)
             gate.rel_error = max(gate.rel_error, relative_error(engine_grad, theirs))
         tensors[node] = None  # free as we go
         gates.append(gate)
@@ -379,12 +365,12 @@ def behave(trace: Trace, chosen: set[int], shown: list[int], passes: int = 1,
             if expected is None or grad is None:
                 agrees = expected is None and grad is None
             else:
-                agrees = close(expected, grad, rtol, atol)
+                agrees = close(expected, grad, rtol=rtol, atol=atol)
             if not agrees and error is not None and error[0] > 1 and grad is not None:
                 # torch may add part of the failing pass into a leaf before it reaches the gate
                 # whose saved values were freed: one more pass's worth is still explained.
                 partial = (1 if zero_grad else pred.completed + 1) * pred.one_pass[node]
-                agrees = close(partial, grad, rtol, atol)
+                agrees = close(partial, grad, rtol=rtol, atol=atol)
             agrees = agrees and t.requires_grad == pred.requires_grad[node] and (
                 t.is_leaf == pred.is_leaf[node]
             )

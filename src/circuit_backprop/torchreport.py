@@ -5,7 +5,6 @@ The numbers come from torchcheck.py; this module only shows them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from circuit_backprop import torchcheck
+from circuit_backprop.compare import finite_or_none
 from circuit_backprop.engine import Trace
 from circuit_backprop.report import GRAD_STYLE, Extra, fmt, summary_nodes
 from circuit_backprop.torchcheck import Behaviour, TorchCheck, TorchDisagrees
@@ -137,9 +137,10 @@ def disagreement_error(check: TorchCheck, trace: Trace) -> TorchDisagrees:
 def check_json(check: TorchCheck) -> dict[str, Any]:
     gates = []
     for g in check.gates:
-        gate: dict[str, Any] = {"id": g.node, "value": _num(g.value), "value_ok": g.value_ok}
+        gate: dict[str, Any] = {"id": g.node, "value": finite_or_none(g.value),
+                                "value_ok": g.value_ok}
         if check.gradients:
-            gate["grad"] = _num(g.grad)
+            gate["grad"] = finite_or_none(g.grad)
             gate["grad_ok"] = g.grad_ok
         gates.append(gate)
     return {
@@ -149,15 +150,11 @@ def check_json(check: TorchCheck) -> dict[str, Any]:
         "compared": "values and gradients" if check.gradients and check.note is None
         else "values",
         "ok": check.ok,
-        "max_rel_error": _num(check.max_rel_error),
+        "max_rel_error": finite_or_none(check.max_rel_error),
         "disagree": [g.node for g in check.disagreeing],
         "note": check.note,
         "gates": gates,
     }
-
-
-def _num(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
 
 
 # --- autograd's behaviour ----------------------------------------------------------------------
@@ -285,9 +282,9 @@ def behaviour_json(b: Behaviour, trace: Trace) -> dict[str, Any]:
                 "name": graph.names[n.node],
                 "requires_grad": n.requires_grad,
                 "is_leaf": n.is_leaf,
-                "grad": _num(n.grad),
-                "predicted": _num(n.predicted),
-                "one_pass": _num(pred.one_pass[n.node]) if pred.reaches[n.node] else None,
+                "grad": finite_or_none(n.grad),
+                "predicted": finite_or_none(n.predicted),
+                "one_pass": finite_or_none(pred.one_pass[n.node]) if pred.reaches[n.node] else None,
                 "why": n.why,
                 "agrees": n.agrees,
             }
