@@ -25,6 +25,15 @@ from typer.core import TyperCommand
 
 from circuit_backprop import __version__
 from circuit_backprop.errors import CircuitError, EvalError, SourceError, UsageError
+from circuit_backprop.options import (
+    NUMERIC_ATOL,
+    NUMERIC_EPS,
+    NUMERIC_RTOL,
+    TORCH_ATOL,
+    TORCH_RTOL,
+    NumericOptions,
+    TorchOptions,
+)
 
 EXAMPLES = """\
 \b
@@ -370,11 +379,11 @@ ExpandOption = Annotated[str | None, typer.Option(
 CheckNumericOption = Annotated[bool, typer.Option(
     "--check-numeric", help="Compare every gradient with central differences.")]
 EpsOption = Annotated[float, typer.Option(
-    "--eps", min=1e-300, help="--check-numeric: the step (default 1e-6).")]
+    "--eps", min=1e-300, help="--check-numeric: the step.")]
 NumericAtolOption = Annotated[float, typer.Option(
-    "--numeric-atol", min=0.0, help="--check-numeric: absolute tolerance (default 1e-5).")]
+    "--numeric-atol", min=0.0, help="--check-numeric: absolute tolerance.")]
 NumericRtolOption = Annotated[float, typer.Option(
-    "--numeric-rtol", min=0.0, help="--check-numeric: relative tolerance (default 1e-3).")]
+    "--numeric-rtol", min=0.0, help="--check-numeric: relative tolerance.")]
 
 
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
@@ -426,7 +435,7 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
     if (steps or pause) and as_json:
         print_error(UsageError("--steps prints a walkthrough for people: not with --json"))
         raise typer.Exit(UsageError.exit_code)
-    checks = (torch_opts is not None and (torch_opts.check or torch_opts.behaviour)) or (
+    checks = (torch_opts is not None and torch_opts.wanted) or (
         numeric_opts is not None and numeric_opts.check)
     if (steps or pause) and checks:
         print_error(UsageError("--steps is a walkthrough: run the checks (--check-torch, "
@@ -454,7 +463,7 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
             print_error(err, origin)
             raise typer.Exit(err.exit_code) from None
         return
-    if torch_opts is not None and (torch_opts.check or torch_opts.behaviour):
+    if torch_opts is not None and torch_opts.wanted:
         from circuit_backprop import torchreport
 
         try:
@@ -486,40 +495,22 @@ def eval_command(
     steps: StepsOption = False,
     pause: PauseOption = False,
     check_torch: CheckTorchOption = False,
-    rtol: RtolOption = 1e-9,
-    atol: AtolOption = 1e-12,
+    rtol: RtolOption = TORCH_RTOL,
+    atol: AtolOption = TORCH_ATOL,
     expand: ExpandOption = None,
     check_numeric: CheckNumericOption = False,
-    eps: EpsOption = 1e-6,
-    numeric_atol: NumericAtolOption = 1e-5,
-    numeric_rtol: NumericRtolOption = 1e-3,
+    eps: EpsOption = NUMERIC_EPS,
+    numeric_atol: NumericAtolOption = NUMERIC_ATOL,
+    numeric_rtol: NumericRtolOption = NUMERIC_RTOL,
 ) -> None:
     """Run the forward pass: every gate's value, left to right, then the output.
 
     Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
     """
     _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
-         steps=steps, pause=pause, torch_opts=_torch_options(check_torch, rtol, atol),
+         steps=steps, pause=pause, torch_opts=TorchOptions(check_torch, rtol, atol),
          expand=expand, show_all=show_all,
-         numeric_opts=_numeric_options(check_numeric, eps, numeric_atol, numeric_rtol))
-
-
-def _torch_options(check: bool, *rest: Any) -> Any:
-    """TorchOptions when a torch option is in use, else None (so that nothing is imported)."""
-    behaviour = rest[2:] and (rest[2] is not None or rest[3] != 1 or rest[4] or not rest[5])
-    if not (check or behaviour):
-        return None
-    from circuit_backprop.torchreport import TorchOptions
-
-    return TorchOptions(check, *rest)
-
-
-def _numeric_options(check: bool, *rest: Any) -> Any:
-    if not check:
-        return None
-    from circuit_backprop.numeric import NumericOptions
-
-    return NumericOptions(check, *rest)
+         numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
 @app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -533,28 +524,28 @@ def backward_command(
     steps: StepsOption = False,
     pause: PauseOption = False,
     check_torch: CheckTorchOption = False,
-    rtol: RtolOption = 1e-9,
-    atol: AtolOption = 1e-12,
+    rtol: RtolOption = TORCH_RTOL,
+    atol: AtolOption = TORCH_ATOL,
     requires_grad: RequiresGradOption = None,
     passes: PassesOption = 1,
     zero_grad: ZeroGradOption = False,
     no_retain_graph: NoRetainOption = False,
     expand: ExpandOption = None,
     check_numeric: CheckNumericOption = False,
-    eps: EpsOption = 1e-6,
-    numeric_atol: NumericAtolOption = 1e-5,
-    numeric_rtol: NumericRtolOption = 1e-3,
+    eps: EpsOption = NUMERIC_EPS,
+    numeric_atol: NumericAtolOption = NUMERIC_ATOL,
+    numeric_rtol: NumericRtolOption = NUMERIC_RTOL,
 ) -> None:
     """Run the forward and the backward pass: every gate's local gradient, upstream gradient and
     what it sends down each input wire, then ∂f/∂ every input and named gate.
 
     Example: circuit backward circuits/staged.circ --json
     """
-    torch_opts = _torch_options(check_torch, rtol, atol, requires_grad or None,  # [] = not given
-                                passes, zero_grad, not no_retain_graph)
+    torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
+                              passes, zero_grad, not no_retain_graph)
     _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision,
          steps=steps, pause=pause, torch_opts=torch_opts, expand=expand, show_all=show_all,
-         numeric_opts=_numeric_options(check_numeric, eps, numeric_atol, numeric_rtol))
+         numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
 @app.command("draw", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,

@@ -25,10 +25,9 @@ from circuit_backprop.compare import close, finite_or_none, relative_error
 from circuit_backprop.engine import Trace
 from circuit_backprop.errors import EXIT_EVAL, CircuitError
 from circuit_backprop.ops import INPUT
+from circuit_backprop.options import NUMERIC_ATOL, NUMERIC_EPS, NUMERIC_RTOL, NumericOptions
 
-DEFAULT_EPS = 1e-6
-DEFAULT_ATOL = 1e-5
-DEFAULT_RTOL = 1e-3
+DEFAULT_EPS, DEFAULT_ATOL, DEFAULT_RTOL = NUMERIC_EPS, NUMERIC_ATOL, NUMERIC_RTOL
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
 OK, KINK, MISMATCH, UNDEFINED, CONSTANT = "ok", "kink", "mismatch", "undefined", "constant"
@@ -38,14 +37,6 @@ class NumericMismatch(CircuitError):
     """The analytic gradient disagrees with the numeric one: exit 1, like a math error."""
 
     exit_code = EXIT_EVAL
-
-
-@dataclass
-class NumericOptions:
-    check: bool = False
-    eps: float = DEFAULT_EPS
-    atol: float = DEFAULT_ATOL
-    rtol: float = DEFAULT_RTOL
 
 
 @dataclass
@@ -279,7 +270,7 @@ def emit(console: Console, trace: Trace, inputs: dict[str, float], options: Nume
         Trace(trace.graph, trace.values, trace.depends))
     result = check(checked, options.eps, options.atol, options.rtol)
     torch_run = None
-    if torch_opts is not None and (torch_opts.check or torch_opts.behaviour):
+    if torch_opts is not None and torch_opts.wanted:
         from circuit_backprop import torchreport
 
         torch_run = torchreport.run(trace, torch_opts)

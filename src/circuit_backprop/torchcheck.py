@@ -29,14 +29,14 @@ from circuit_backprop.engine import Trace, reaches_output
 from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError
 from circuit_backprop.graph import Graph
 from circuit_backprop.ops import CONST, INPUT
+from circuit_backprop.options import TORCH_ATOL, TORCH_RTOL
 
 TORCH_PIN = "2.13.0"
 INSTALL_HINTS = [
     f"install it with: pip install torch=={TORCH_PIN}",
     'or, from a clone of this repository: pip install -e ".[torch]"',
 ]
-DEFAULT_RTOL = 1e-9
-DEFAULT_ATOL = 1e-12
+DEFAULT_RTOL, DEFAULT_ATOL = TORCH_RTOL, TORCH_ATOL
 
 NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a grad_fn"
 SECOND_TIME = "Trying to backward through the graph a second time"

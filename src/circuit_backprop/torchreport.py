@@ -15,30 +15,12 @@ from rich.text import Text
 from circuit_backprop import torchcheck
 from circuit_backprop.compare import finite_or_none
 from circuit_backprop.engine import Trace
+from circuit_backprop.options import TorchOptions
 from circuit_backprop.report import GRAD_STYLE, Extra, fmt, summary_nodes
 from circuit_backprop.torchcheck import Behaviour, TorchCheck, TorchDisagrees
 
 OK_STYLE = "green"
 BAD_STYLE = "bold red"
-
-
-@dataclass
-class TorchOptions:
-    """The torch-related options of `eval` and `backward`."""
-
-    check: bool = False
-    rtol: float = torchcheck.DEFAULT_RTOL
-    atol: float = torchcheck.DEFAULT_ATOL
-    requires_grad: list[str] | None = None  # None: every input
-    passes: int = 1
-    zero_grad: bool = False
-    retain_graph: bool = True
-
-    @property
-    def behaviour(self) -> bool:
-        """Was autograd's behaviour asked about?"""
-        return (self.requires_grad is not None or self.passes != 1 or self.zero_grad
-                or not self.retain_graph)
 
 
 @dataclass
