@@ -26,6 +26,7 @@ from circuit_backprop.engine import Trace
 from circuit_backprop.errors import EXIT_EVAL, CircuitError
 from circuit_backprop.ops import INPUT
 from circuit_backprop.options import NUMERIC_ATOL, NUMERIC_EPS, NUMERIC_RTOL, NumericOptions
+from circuit_backprop.report import fmt
 
 DEFAULT_EPS, DEFAULT_ATOL, DEFAULT_RTOL = NUMERIC_EPS, NUMERIC_ATOL, NUMERIC_RTOL
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
@@ -144,12 +145,6 @@ def _between(x: float, bounds: tuple[float, float], atol: float, rtol: float) ->
 # --- what the user sees ----------------------------------------------------------------------
 
 
-def _fmt(x: float | None, precision: int) -> str:
-    from circuit_backprop.report import fmt
-
-    return fmt(x, precision)
-
-
 def verdict(c: NodeCheck, precision: int) -> Text:
     if c.status == CONSTANT:
         return Text("constant wire: no gradient", style="dim")
@@ -164,8 +159,8 @@ def verdict(c: NodeCheck, precision: int) -> Text:
         text.append("✗ disagree", style="bold red")
     if c.one_sided is not None:
         fwd, bwd = c.one_sided
-        text.append(f"  {c.kink}; one-sided: right {_fmt(fwd, precision)}, "
-                    f"left {_fmt(bwd, precision)}")
+        text.append(f"  {c.kink}; one-sided: right {fmt(fwd, precision)}, "
+                    f"left {fmt(bwd, precision)}")
     return text
 
 
@@ -191,9 +186,9 @@ def table(result: NumericCheck, trace: Trace, precision: int,
         row: list[Text | str] = [
             graph.label(c.node),
             "input" if graph.ops[c.node] == INPUT else "gate",
-            Text(_fmt(c.analytic, precision), style="red"),
-            _fmt(c.numeric, precision),
-            _fmt(c.rel_error, 2) if c.rel_error is not None else "—",
+            Text(fmt(c.analytic, precision), style="red"),
+            fmt(c.numeric, precision),
+            fmt(c.rel_error, 2) if c.rel_error is not None else "—",
         ]
         if torch_grads is not None:
             row.append(torch_grads.get(c.node, "—"))
@@ -205,7 +200,7 @@ def table(result: NumericCheck, trace: Trace, precision: int,
 def summary(result: NumericCheck, trace: Trace) -> Text:
     graph = trace.graph
     checked = [c for c in result.nodes if c.status in (OK, KINK, MISMATCH)]
-    worst = _fmt(result.max_rel_error, 3)
+    worst = fmt(result.max_rel_error, 3)
     if result.ok:
         kinks = sum(c.status == KINK for c in result.nodes)
         agree = len(checked) - kinks
@@ -312,6 +307,6 @@ def _torch_grads(torch_run: Any, precision: int) -> dict[int, Text | str] | None
             cells[g.node] = "—"
         else:
             mark = "" if g.grad_ok is not False else " ✗"
-            cells[g.node] = Text(_fmt(g.grad, precision) + mark,
+            cells[g.node] = Text(fmt(g.grad, precision) + mark,
                                  style="red" if mark else "")
     return cells

@@ -19,8 +19,15 @@ from rich.text import Text
 
 from circuit_backprop.engine import Trace
 from circuit_backprop.ops import CONST
-from circuit_backprop.report import GRAD_STYLE, VALUE_STYLE, fmt, fmt_term, local_formula, symbol
-from circuit_backprop.report import wire_label as _wire_label
+from circuit_backprop.report import (
+    GRAD_STYLE,
+    VALUE_STYLE,
+    fmt,
+    fmt_term,
+    local_formula,
+    symbol,
+    wire_label,
+)
 
 INLINE_LIMIT = 8  # at most this many unnamed gates are written inside one forward stage
 _ATOM = 9
@@ -33,10 +40,6 @@ _INFIX = {
     "pow": (4, "^", "^"),
 }
 _PREFIX_PRECEDENCE = 3  # unary minus
-
-
-def wire_label(trace: Trace, node: int) -> str:
-    return _wire_label(trace.graph, node)
 
 
 class _Expressions:
@@ -181,7 +184,7 @@ def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
         if not (live[gate] and graph.is_gate(gate)):
             continue
         up = trace.grads[gate]
-        me = wire_label(trace, gate)
+        me = wire_label(trace.graph, gate)
         stage = Text()
         stage.append(f"{graph.label(gate)} = {graph.source(gate)}   ({symbol(graph, gate)} gate)",
                      style="bold")
@@ -192,7 +195,7 @@ def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
         down = trace.downstream(gate)
         for k, i in enumerate(graph.args[gate]):
             stage.append("\n    ")
-            src = wire_label(trace, i)
+            src = wire_label(trace.graph, i)
             if local[k] is None or down[k] is None:
                 stage.append(f"{src}: a constant wire, no gradient flows into it", style="dim")
                 continue
