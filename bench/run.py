@@ -31,6 +31,8 @@ sys.path.insert(0, str(HERE))
 import gen  # noqa: E402
 import micrograd_style  # noqa: E402
 
+import circuit_backprop  # noqa: E402
+
 CIRCUIT = shutil.which("circuit") or "circuit"
 
 
@@ -162,7 +164,9 @@ def startup(rows: list[str], repeat: int = 15) -> None:
     ours = [CIRCUIT, "eval", "(x + 2*y)*z", "--x", "3", "--y", "-4", "--z", "19"]
     cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for label, env in (("as is", None), ("bytecode cached", cached)):
-        if env is not None:
+        if env is None:  # as is: no bytecode left over from an earlier run with caching on
+            shutil.rmtree(Path(circuit_backprop.__file__).parent / "__pycache__", True)
+        else:
             subprocess.run(ours, env=env, stdout=subprocess.DEVNULL)  # writes the caches
         b_times, o_times = [], []
         for _ in range(repeat):

@@ -9,7 +9,6 @@ never gets the chance to read them as short options.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -24,7 +23,13 @@ from rich.console import Console
 from typer.core import TyperCommand
 
 from circuit_backprop import __version__
-from circuit_backprop.errors import CircuitError, EvalError, SourceError, UsageError
+from circuit_backprop.errors import (
+    CircuitError,
+    EvalError,
+    SourceError,
+    UsageError,
+    close_matches,
+)
 from circuit_backprop.options import (
     NUMERIC_ATOL,
     NUMERIC_EPS,
@@ -223,7 +228,7 @@ def _commands_with_option(ctx: typer.Context, option: str) -> list[str]:
 
 
 def _option_hint(name: str, options: list[str]) -> list[str]:
-    close = difflib.get_close_matches(f"--{name}", options, n=2, cutoff=0.7)
+    close = close_matches(f"--{name}", options, n=2, cutoff=0.7)
     return [f"did you mean {' or '.join(close)}?"] if close else []
 
 
@@ -265,7 +270,7 @@ def resolve_inputs(
         inputs = ", ".join(graph.inputs) or "none"
         hints = []
         for name in unknown:
-            close = difflib.get_close_matches(name, list(graph.inputs), n=1)
+            close = close_matches(name, list(graph.inputs), n=1)
             if close:
                 hints.append(f"--{name}: did you mean --{close[0]}?")
             hints.extend(_option_hint(name, options or []))

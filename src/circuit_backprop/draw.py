@@ -13,7 +13,6 @@ Everything is a loop over node ids (a topological order): nothing recurses.
 
 from __future__ import annotations
 
-import difflib
 import html
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ from rich.console import Console
 from rich.text import Text
 
 from circuit_backprop.engine import Trace
-from circuit_backprop.errors import UsageError
+from circuit_backprop.errors import UsageError, close_matches
 from circuit_backprop.ops import CONST, INPUT
 from circuit_backprop.report import GRAD_STYLE, VALUE_STYLE, fmt, fmt_term, symbol
 
@@ -94,7 +93,7 @@ def resolve_node(trace: Trace, name: str) -> int:
     digits = name.removeprefix("#")
     if digits.isdigit() and int(digits) < len(graph):
         return int(digits)
-    close = difflib.get_close_matches(name, list(named), n=2)
+    close = close_matches(name, list(named), n=2)
     hints = [f"did you mean {' or '.join(close)}?"] if close else []
     hints.append("give a gate or input name, or a node number like #4 (see circuit eval)")
     raise UsageError(f"--around: no node named '{name}' in this circuit", hints)

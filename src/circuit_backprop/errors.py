@@ -11,6 +11,13 @@ EXIT_EVAL = 1  # a math error while evaluating: log of a negative, division by z
 EXIT_USAGE = 2  # bad source text, unknown names, bad inputs, unreadable files
 
 
+def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    """The choices closest to a misspelt word (difflib is imported only when one is needed)."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
+
+
 class CircuitError(Exception):
     """Base class: a message for the user, and an exit code."""
 

@@ -11,12 +11,11 @@ named gate used in a later statement keeps its own span; the use has another).
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from circuit_backprop.errors import SourceError, SourcePosition
+from circuit_backprop.errors import SourceError, SourcePosition, close_matches
 from circuit_backprop.graph import Graph
 from circuit_backprop.lalr import LalrSyntaxError, LeanParser
 from circuit_backprop.lalr import Tok as Token
@@ -361,7 +360,7 @@ class _Builder:
 
 def _suggest(word: str, choices: list[str] | None = None) -> list[str]:
     choices = list(FUNCTIONS) if choices is None else choices
-    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    close = close_matches(word, choices, n=3)
     return [f"did you mean: {', '.join(close)}?"] if close else []
 
 
@@ -401,7 +400,7 @@ TOKEN_NAMES = {
 @cache
 def _parser() -> LeanParser:
     """Lark analyses grammar.lark into LALR tables; lalr.py drives them with our builder's
-    callbacks. The tables are cached on disk (as JSON), so that a run starts without redoing
+    callbacks. The tables are cached on disk (with marshal), so that a run starts without redoing
     the analysis: start-up time matters for a command-line tool."""
     from circuit_backprop import lalr
 
@@ -426,27 +425,35 @@ def _parser() -> LeanParser:
 
 
 def _cache_file(grammar: str) -> str | None:
-    """Where the analysed grammar is kept: keyed by the grammar's text, Lark's version, the code
-    that makes the tables (lalr.py) and Python's version, so that no other version reads them."""
-    import hashlib
+    """Where the analysed grammar is kept: keyed by the grammar's text, the installed Lark, the
+    code that makes the tables (lalr.py) and Python's version, so that no other version reads
+    them. Lark is identified by its package file's path, size and time, not by importing it:
+    with the tables cached, a run never imports Lark (about 25 ms of start-up)."""
+    import importlib.util
     import os
     import sys
-    import tempfile
-
-    import lark
+    import zlib  # (hashlib would load OpenSSL: 4 ms of start-up for a cache key)
 
     from circuit_backprop import lalr
 
-    key = hashlib.sha256(
-        grammar.encode() + lark.__version__.encode() + Path(lalr.__file__).read_bytes()
-        + sys.version.encode()
-    ).hexdigest()[:16]
+    spec = importlib.util.find_spec("lark")
+    if spec is None or not spec.origin:
+        return None
+    stat = os.stat(spec.origin)
+    lark_id = f"{spec.origin}:{stat.st_size}:{stat.st_mtime_ns}"
+    data = (grammar.encode() + lark_id.encode() + Path(lalr.__file__).read_bytes()
+            + sys.version.encode())
+    key = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    for folder in (os.path.join(base, "circuit-backprop"), tempfile.gettempdir()):
+    for folder in (os.path.join(base, "circuit-backprop"), None):
+        if folder is None:  # no usable cache folder: the temporary one
+            import tempfile  # (only here: it imports random, hashlib and more)
+
+            folder = tempfile.gettempdir()
         try:
             os.makedirs(folder, exist_ok=True)
             if os.access(folder, os.W_OK):
-                return os.path.join(folder, f"grammar-{key}.json")
+                return os.path.join(folder, f"grammar-{key}.marshal")
         except OSError:
             continue
     return None

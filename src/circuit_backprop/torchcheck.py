@@ -26,7 +26,7 @@ from typing import Any
 
 from circuit_backprop.compare import close, relative_error
 from circuit_backprop.engine import Trace, reaches_output
-from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError
+from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError, close_matches
 from circuit_backprop.graph import Graph
 from circuit_backprop.ops import CONST, INPUT
 from circuit_backprop.options import TORCH_ATOL, TORCH_RTOL
@@ -173,9 +173,7 @@ def chosen_nodes(graph: Graph, names: list[str] | None) -> set[int]:
                 continue
             if name not in named or graph.ops[named[name]] == CONST:
                 known = [n for n, i in named.items() if graph.ops[i] != CONST]
-                import difflib
-
-                close_names = difflib.get_close_matches(name, known, n=1)
+                close_names = close_matches(name, known)
                 raise UsageError(
                     f"--requires-grad: '{name}' is not an input or a named gate of this circuit",
                     [f"did you mean {close_names[0]}?" if close_names
