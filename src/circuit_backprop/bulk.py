@@ -37,9 +37,8 @@ class Fallback(Exception):
 
 def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
     """The faster of the two bulk engines for this graph's shape."""
-    import numpy as np
 
-    levels = int(np.frombuffer(graph.args.level, dtype=np.int64).max(initial=0)) + 1
+    levels = int(_ints(graph.args.level).max(initial=0)) + 1
     if len(graph) / levels >= MIN_GATES_PER_LEVEL:
         return run_levels(graph, inputs, gradients)
     return run_tape(graph, inputs, gradients)
@@ -63,9 +62,9 @@ class _Wiring:
             self.ops[k] = op
         wires = graph.args
         self.arity = np.frombuffer(wires.arity, dtype=np.int8)
-        self.arg0 = np.frombuffer(wires.first, dtype=np.int64)
-        self.arg1 = np.frombuffer(wires.second, dtype=np.int64)
-        self.level = np.frombuffer(wires.level, dtype=np.int64)
+        self.arg0 = _ints(wires.first)
+        self.arg1 = _ints(wires.second)
+        self.level = _ints(wires.level)
         self.code = {k: i for i, k in enumerate(self.kinds)}
         self.kind = np.fromiter(map(self.code.__getitem__, graph.ops), dtype=np.int16, count=n)
 
@@ -75,8 +74,9 @@ class _Wiring:
 
         values = np.zeros(self.n)
         depends = np.zeros(self.n, dtype=bool)
-        if graph.consts:
-            values[list(graph.consts)] = list(graph.consts.values())
+        consts = graph.consts
+        if consts:
+            values[_ints(consts.nodes)] = np.frombuffer(consts.numbers, dtype=np.float64)
         for name, node in graph.inputs.items():
             values[node] = inputs[name]
             depends[node] = True
@@ -188,13 +188,15 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
 
 
 def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
-    """Deep graphs: one plain loop forward and one back, over flat lists."""
+    """Deep graphs: one plain loop forward and one back, over flat arrays. (Memory matters as
+    much as time on a million-deep chain: no column is copied that need not be.)"""
     import numpy as np
 
     w = _Wiring(graph)
     start_values, start_depends = w.leaves(graph, inputs)
     values = _floats(start_values)
     depends = bytearray(start_depends.tobytes())
+    del start_values, start_depends
     wires = graph.args  # flat arrays: a million gates cost no Python objects here
     arity, first, second = wires.arity, wires.first, wires.second
     scalar = {k: op.value for k, op in w.ops.items()}
@@ -209,6 +211,7 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
                 depends[node] = depends[a]
     except (ValueError, ZeroDivisionError, OverflowError):
         raise Fallback("a value is not defined") from None
+    del fns
     forward = np.frombuffer(values, dtype=np.float64)
     if not np.isfinite(forward).all():
         raise Fallback("a value is not finite")
@@ -225,31 +228,52 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
                 reaches[second[node]] = 1
     dep = np.frombuffer(depends, dtype=bool)
     local, computed = w.local_gradients(forward, dep, np.frombuffer(reaches, dtype=bool))
+    del reaches, w
+    local = _columns(local)  # the trace's own columns, NaN where a wire carries no gradient
 
-    grads = array("d", bytes(8 * w.n))
+    grads = array("d", bytes(8 * len(values)))
     grads[graph.output] = 1.0
-    flow0 = _floats(np.nan_to_num(local[0], nan=0.0))
-    flow1 = _floats(np.nan_to_num(local[1], nan=0.0))
-    for node in range(w.n - 1, -1, -1):
+    local0, local1 = local
+    for node in range(len(values) - 1, -1, -1):
         k = arity[node]
         if k:
             up = grads[node]
             if up:
-                grads[first[node]] += up * flow0[node]
+                d = local0[node]
+                if d == d:  # (not NaN)
+                    grads[first[node]] += up * d
                 if k == 2:
-                    grads[second[node]] += up * flow1[node]
-    return _finish(trace, np.frombuffer(grads, dtype=np.float64), local, computed)
+                    d = local1[node]
+                    if d == d:
+                        grads[second[node]] += up * d
+    return _finish(trace, grads, local, computed)
 
 
 def _finish(trace: Trace, grads: Any, local: list, computed: Any) -> Trace:
     import numpy as np
 
-    if not np.isfinite(grads).all():
+    if not np.isfinite(np.asarray(grads)).all():
         raise Fallback("a gradient overflows")
-    trace.grads = _floats(grads)
-    trace.local = LocalGradients(trace.graph, [_floats(c) for c in local],
-                                 bytearray(computed.tobytes()))
+    trace.grads = grads if isinstance(grads, array) else _floats(grads)
+    trace.local = LocalGradients(trace.graph, _columns(local), bytearray(computed.tobytes()))
     return trace
+
+
+def _columns(local: list) -> list[array]:
+    """numpy columns as array("d") columns, each numpy column released as soon as it is copied."""
+    columns = []
+    while local:
+        column = local.pop(0)
+        columns.append(column if isinstance(column, array) else _floats(column))
+        del column
+    return columns
+
+
+def _ints(column: array) -> Any:
+    """A Python array of integers as a numpy view (no copy), whatever its item size."""
+    import numpy as np
+
+    return np.frombuffer(column, dtype=f"i{column.itemsize}")
 
 
 def _floats(column: Any) -> array:

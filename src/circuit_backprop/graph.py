@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
 from circuit_backprop.ops import CONST, INPUT, OPS, Op
@@ -22,7 +22,7 @@ SOURCE_LIMIT = 80  # a gate's source text is shortened to this many characters i
 class Wires(Sequence):
     """graph.args: the input node ids of every node, each as a tuple, as `graph.args[node]`.
 
-    Stored flat: how many inputs each node has, its first and second input in two int64 arrays,
+    Stored flat: how many inputs each node has, its first and second input in two int32 arrays,
     and the rare node with more (a def with three parameters) in a dict. A million gates then cost
     a few arrays, not a million tuples; the bulk engine reads the arrays without copying them.
     Each node's level (1 + its deepest input's, 0 for inputs and constants) is kept beside them:
@@ -31,9 +31,10 @@ class Wires(Sequence):
 
     def __init__(self) -> None:
         self.arity = array("b")
-        self.first = array("q")
-        self.second = array("q")
-        self.level = array("q")
+        # 4-byte node ids: 2**31 nodes would take hundreds of GB in any case
+        self.first = array("i")
+        self.second = array("i")
+        self.level = array("i")
         self.more: dict[int, tuple[int, ...]] = {}  # nodes with more than two inputs
 
     def append(self, args: tuple[int, ...]) -> None:
@@ -90,20 +91,123 @@ class Wires(Sequence):
                 yield more[node]
 
 
+class Consts(MutableMapping):
+    """graph.consts: the value of each constant node, as `graph.consts[node]`.
+
+    Kept as two flat arrays sorted by node (ids come in increasing order as the parser adds
+    nodes), found by bisection. A dict would hold an int and a float object per constant: made
+    during the parse among millions of short-lived objects, they would pin the allocator's memory
+    arenas, and a million-gate parse would keep about 100 MB it no longer uses.
+    """
+
+    def __init__(self) -> None:
+        self.nodes = array("i")
+        self.numbers = array("d")
+
+    def _position(self, node: int) -> int:
+        return bisect.bisect_left(self.nodes, node)
+
+    def __setitem__(self, node: int, value: float) -> None:
+        nodes = self.nodes
+        if not nodes or node > nodes[-1]:  # the usual case: a new node, after all others
+            nodes.append(node)
+            self.numbers.append(value)
+            return
+        i = self._position(node)
+        if i < len(nodes) and nodes[i] == node:
+            self.numbers[i] = value
+        else:
+            nodes.insert(i, node)
+            self.numbers.insert(i, value)
+
+    def __getitem__(self, node: int) -> float:
+        i = self._position(node)
+        if i < len(self.nodes) and self.nodes[i] == node:
+            return self.numbers[i]
+        raise KeyError(node)
+
+    def __delitem__(self, node: int) -> None:
+        self[node]  # noqa: B018 (a KeyError if it is not there)
+        i = self._position(node)
+        del self.nodes[i]
+        del self.numbers[i]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
+class Names(Sequence):
+    """graph.names: each node's name, or None.
+
+    Most names are a statement's own text (`v12 = ...`): such a name is kept as the span of that
+    text, 8 bytes, rather than as a string of its own (about 60 bytes, on a million statements);
+    any other name (`f` for a bare output, a body's parameters) is kept as a string.
+    """
+
+    NONE, OTHER = -1, -2  # in `start`: no name; a name kept in `other`
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.start = array("i" if len(text) < 2**31 else "q")
+        self.end = array(self.start.typecode)
+        self.other: dict[int, str] = {}
+
+    def append(self, name: str | None) -> None:
+        self.start.append(self.NONE)
+        self.end.append(0)
+        if name is not None:
+            self[len(self.start) - 1] = name
+
+    def set_span(self, node: int, start: int, end: int) -> None:
+        """Name a node by the text at [start, end)."""
+        self.start[node], self.end[node] = start, end
+        self.other.pop(node, None)
+
+    def __setitem__(self, node: int, name: str | None) -> None:
+        self.other.pop(node, None)
+        if name is None:
+            self.start[node] = self.NONE
+        else:
+            self.start[node] = self.OTHER
+            self.other[node] = name
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, node: int) -> str | None:  # type: ignore[override]
+        if isinstance(node, slice):
+            return [self[i] for i in range(*node.indices(len(self)))]
+        start = self.start[node]
+        if start >= 0:
+            return self.text[start : self.end[node]]
+        return None if start == self.NONE else self.other[node]
+
+    def __iter__(self) -> Iterator[str | None]:
+        return map(self.__getitem__, range(len(self.start)))
+
+
 @dataclass
 class Graph:
     text: str  # the program source
     ops: list[str] = field(default_factory=list)  # "input", "const" or an op name from OPS
     args: Wires = field(default_factory=lambda: Wires())  # input node ids of each node
-    names: list[str | None] = field(default_factory=list)  # statement or input name
-    consts: dict[int, float] = field(default_factory=dict)  # value of each constant node
-    starts: array = field(default_factory=lambda: array("q"))  # each node's source span:
-    ends: array = field(default_factory=lambda: array("q"))  # text[start:end]
+    names: Names = field(init=False)  # statement or input name, or None
+    consts: Consts = field(default_factory=Consts)  # value of each constant node
+    starts: array = field(default_factory=lambda: array("i"))  # each node's source span:
+    ends: array = field(default_factory=lambda: array("i"))  # text[start:end]
     inputs: dict[str, int] = field(default_factory=dict)  # input name -> node, in first-use order
     defaults: dict[str, float] = field(default_factory=dict)  # input name -> default value
     output: int = -1
     custom_ops: dict[str, Op] = field(default_factory=dict)  # this program's own ops (def)
     _line_starts: array | None = None
+
+    def __post_init__(self) -> None:
+        self.names = Names(self.text)
+        if len(self.text) >= 2**31:  # offsets past what 4 bytes hold (a 2 GB program)
+            self.starts, self.ends = array("q", self.starts), array("q", self.ends)
 
     def __len__(self) -> int:
         return len(self.ops)

@@ -185,7 +185,7 @@ class _Builder:
         if g.names[node] is not None or g.ops[node] == INPUT:
             # `q = x`: a second name for an existing wire is an identity gate
             node = g.add_node("id", (node,), ref[1], ref[2])
-        g.names[node] = name
+        g.names.set_span(node, start, name_tok.end_pos)  # (the name is that text: no copy kept)
         self.named[name] = node
         self.statement_count += 1
         self.last_assign, self.last = (node, ref[1], ref[2], name), None
