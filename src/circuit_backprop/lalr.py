@@ -142,7 +142,7 @@ def load_tables(path: str) -> Tables:
 
 
 class LeanParser:
-    def __init__(self, tables: Tables, builder: Any) -> None:
+    def __init__(self, tables: Tables, builder: Any, segment_end: str = "_NL") -> None:
         self.start_state = tables.start_state
         self.end_state = tables.end_state
         self.builder = builder
@@ -150,15 +150,18 @@ class LeanParser:
         self.ignore = set(tables.ignore)
         self.keywords = tables.keywords
         self.kept_terminals = set(tables.kept)
-        reducers = [(r.size, r.origin, self._reducer(r)) for r in tables.rules]
+        self.segment_end = segment_end
+        self.segments: dict[tuple, _Segment] = {}  # see _segment
+        reducers = [(r.size, r.origin, *self._reducer(r)) for r in tables.rules]
 
         # The table, each action as (what, arg): SHIFT to state arg; PASS, a `?rule: child`
         # whose child's value passes through (only the state changes); REDUCE by (size, origin,
-        # callback).
+        # callback, direct), direct being (method, positions of its arguments) for the common
+        # callback that merely picks children (see _Recorder).
         def action(kind: str, arg: int) -> tuple[int, Any]:
             if kind == "shift":
                 return SHIFT, arg
-            size, origin, callback = reducers[arg]
+            size, origin, callback, _ = reducers[arg]
             return (PASS, origin) if size == 1 and callback is None else (REDUCE, reducers[arg])
 
         self.states: dict[int, dict[str, tuple[int, Any]]] = {
@@ -176,49 +179,56 @@ class LeanParser:
 
     # --- callbacks ----------------------------------------------------------------------------
 
-    def _reducer(self, rule: RuleSpec) -> Callable[[list], Any] | None:
+    def _reducer(self, rule: RuleSpec) -> tuple[Callable[[list], Any] | None, Any]:
+        """The rule's callback (None: its one child passes through), and (method, positions)
+        when all the callback does is call the builder's method with children at positions."""
         origin = rule.origin
         name = rule.alias or origin
         if origin == "start" or origin.startswith("__start"):
             # statements act when they are reduced; the program's list of them is not needed
-            return self.builder.start if origin == "start" else _nothing
+            return (self.builder.start if origin == "start" else _nothing), None
         plan, trailing = rule.plan, rule.trailing
         method = getattr(self.builder, name, None)
         simple = not trailing and all(not expand and not nones for _, expand, nones in plan)
         if method is None and origin.startswith("_"):
-            return lambda s: _Splice(_filter(s, plan, trailing))
+            return (lambda s: _Splice(_filter(s, plan, trailing))), None
         if method is None:
             if rule.expand1 and len(plan) == 1 and simple:
-                return None  # `?rule: child`: the child's value passes through
+                return None, None  # `?rule: child`: the child's value passes through
             raise ValueError(f"the builder has no method for grammar rule {name!r}")
         if simple:
             positions = [i for i, _, _ in plan]
+            direct = (method, positions)
             if len(positions) == 1:
                 (i,) = positions
-                return lambda s: method(s[i])
+                return (lambda s: method(s[i])), direct
             if len(positions) == 2:
                 i, j = positions
-                return lambda s: method(s[i], s[j])
+                return (lambda s: method(s[i], s[j])), direct
             if len(positions) == 3:
                 i, j, k = positions
-                return lambda s: method(s[i], s[j], s[k])
-        return lambda s: method(*_filter(s, plan, trailing))
+                return (lambda s: method(s[i], s[j], s[k])), direct
+        return (lambda s: method(*_filter(s, plan, trailing))), None
 
     # --- the loop -----------------------------------------------------------------------------
 
     def parse(self, text: str) -> Any:
+        """Tokens are gathered a line (a segment) at a time, and each line is run by _segment."""
         ignore, keywords = self.ignore, self.keywords
-        kept = self.kept_terminals
+        kept, end = self.kept_terminals, self.segment_end
         state_stack = [self.start_actions]
         value_stack: list[Any] = []
-        push_state, push_value = state_stack.append, value_stack.append
+        kinds: list[str] = []  # the segment's tokens: terminal names, values, matches
+        tokens: list[Tok | None] = []
+        matches: list[re.Match] = []
         for m in self.lexer.finditer(text):
             group = kind = m.lastgroup  # (whitespace before a token is part of its match)
             if kind in ignore:
                 continue
             if kind == "NAME":
                 kind = keywords.get(m.group(group), "NAME")
-            elif kind == "CHAR":
+            elif kind == "CHAR":  # (after any error earlier in the line, as one token at a time)
+                self._feed(state_stack, value_stack, kinds, tokens, matches)
                 raise LalrSyntaxError(m.start(group), m.group(group), "CHAR",
                                       self._expected(state_stack))
             if kind in kept:
@@ -227,23 +237,82 @@ class LeanParser:
                 token.start_pos, token.end_pos = m.span(group)
             else:
                 token = None
+            kinds.append(kind)
+            tokens.append(token)
+            matches.append(m)
+            if kind == end:
+                self._segment(state_stack, value_stack, kinds, tokens, matches)
+                kinds, tokens, matches = [], [], []
+        self._feed(state_stack, value_stack, kinds, tokens, matches)
+        return self._finish(text, state_stack, value_stack)
+
+    def _segment(self, state_stack: list, value_stack: list, kinds: list[str],
+                 tokens: list, matches: list) -> None:
+        """Run one line's tokens through the table.
+
+        What the LALR table does depends only on the stack of states and the kinds of the
+        tokens (NAME, "+", ...), never on their text. So the first line of each shape (`NAME =
+        NAME * NUMBER`, from the same stack of states) runs step by step and is recorded as a
+        short program: which callbacks to call, with which tokens and earlier results, and the
+        stack it leaves. Every later line of that shape replays the program: the same callbacks
+        in the same order with the same children, without the table walk. On a generated
+        million-gate circuit, with a handful of shapes, this removes most of the parser's steps.
+        """
+        if len(state_stack) > MAX_KEYED_DEPTH:  # (not at a statement's end: no need to record)
+            self._feed(state_stack, value_stack, kinds, tokens, matches)
+            return
+        key = (*map(id, state_stack), None, *kinds)
+        segment = self.segments.get(key)
+        if segment is None:
+            recorder = _Recorder(len(value_stack)) if len(self.segments) < MAX_SEGMENTS else None
+            self._feed(state_stack, value_stack, kinds, tokens, matches, recorder)
+            if recorder is not None:
+                self.segments[key] = recorder.segment(state_stack, len(tokens))
+            return
+        low = segment.low
+        env = value_stack[low:]  # the stack values it reads, the tokens, then its results
+        env += tokens
+        push = env.append
+        for f, n, a, b, c in segment.program:
+            if n == 2:
+                push(f(env[a], env[b]))
+            elif n == 1:
+                push(f(env[a]))
+            elif n == 3:
+                push(f(env[a], env[b], env[c]))
+            elif n == 0:
+                push(f())
+            else:  # the callback takes the rule's whole list of children
+                push(f([env[i] for i in a]))
+        del value_stack[low:]
+        value_stack += [env[i] for i in segment.values]
+        del state_stack[low + 1 :]
+        state_stack += segment.states
+
+    def _feed(self, state_stack: list, value_stack: list, kinds: list[str], tokens: list,
+              matches: list, recorder: _Recorder | None = None) -> None:
+        """The LALR loop: for each token, reduce while the table says so, then shift it."""
+        push_state, push_value = state_stack.append, value_stack.append
+        for i, kind in enumerate(kinds):
             while True:
                 try:
                     what, arg = state_stack[-1][kind]
                 except KeyError:
-                    raise LalrSyntaxError(
-                        m.start(group), m.group(group), kind, self._expected(state_stack)
-                    ) from None
+                    m = matches[i]
+                    raise LalrSyntaxError(m.start(m.lastgroup), m.group(m.lastgroup), kind,
+                                          self._expected(state_stack)) from None
                 if what is SHIFT:
                     push_state(arg)
-                    push_value(token)
+                    push_value(tokens[i])
+                    if recorder is not None:
+                        recorder.shift(i)
                     break
                 if what is PASS:
                     state_stack[-1] = state_stack[-2][arg][1]
+                    if recorder is not None:
+                        recorder.pass_through()
                     continue
-                # a reduction (the same step as in _finish, written out here: a function call
-                # per reduction would cost a third of a second on a million gates)
-                size, origin, callback = arg
+                size, origin, callback, direct = arg
                 if size:
                     children = value_stack[-size:]
                     del state_stack[-size:]
@@ -251,9 +320,10 @@ class LeanParser:
                 else:
                     children = []
                 value = children[0] if callback is None else callback(children)
+                if recorder is not None:
+                    recorder.reduce(size, callback, direct)
                 push_state(state_stack[-1][origin][1])
                 push_value(value)
-        return self._finish(text, state_stack, value_stack)
 
     def _finish(self, text: str, state_stack: list[Any], value_stack: list[Any]) -> Any:
         while True:
@@ -266,7 +336,7 @@ class LeanParser:
                 if state_stack[-1] is self.end_actions:
                     return value_stack[-1]
                 continue
-            size, origin, callback = arg
+            size, origin, callback, _ = arg
             if size:
                 children = value_stack[-size:]
                 del state_stack[-size:]
@@ -281,6 +351,72 @@ class LeanParser:
 
     def _expected(self, state_stack: list[Any]) -> set[str]:
         return {s for s in state_stack[-1] if s.isupper() or s == "$END"}
+
+
+MAX_KEYED_DEPTH = 16  # a line ends with a stack this deep at most, in a valid program
+MAX_SEGMENTS = 4096  # shapes of line recorded, at most (a few hundred bytes each)
+
+
+@dataclass
+class _Segment:
+    """A recorded line: see LeanParser._segment. Indices are into the replay's `env` list."""
+
+    low: int  # the value stack's lowest height during the line: what lies below is untouched
+    program: tuple[tuple[Any, int, Any, int, int], ...]  # (callback, n, a, b, c): see _segment
+    values: tuple[int, ...]  # the value stack above `low` afterwards
+    states: list[Any]  # the state stack above `low` afterwards
+
+
+class _Recorder:
+    """Follows one run of _feed symbolically: where each value on the stack comes from (a value
+    that was on the stack before, a token of the line, or a callback's result)."""
+
+    OLD, TOKEN, RESULT = 0, 1, 2
+
+    def __init__(self, height: int) -> None:
+        self.height = height
+        self.refs: list[tuple[int, int]] = [(self.OLD, p) for p in range(height)]
+        self.low = height
+        self.steps: list[tuple[Any, Any, list[tuple[int, int]]]] = []
+
+    def shift(self, i: int) -> None:
+        self.refs.append((self.TOKEN, i))
+
+    def pass_through(self) -> None:
+        # the top state is replaced: the replay must restore it, so it counts as popped
+        self.low = min(self.low, len(self.refs) - 1)
+
+    def reduce(self, size: int, callback: Any, direct: Any) -> None:
+        refs = self.refs
+        cut = len(refs) - size
+        children = refs[cut:]
+        del refs[cut:]
+        self.low = min(self.low, cut)
+        if callback is None:
+            refs.append(children[0])
+            return
+        self.steps.append((callback, direct, children))
+        refs.append((self.RESULT, len(self.steps) - 1))
+
+    def segment(self, state_stack: list, ntokens: int) -> _Segment:
+        low, height = self.low, self.height
+
+        def index(ref: tuple[int, int]) -> int:
+            kind, i = ref
+            if kind == self.OLD:
+                return i - low
+            return height - low + i + (ntokens if kind == self.RESULT else 0)
+
+        program = []
+        for callback, direct, children in self.steps:
+            if direct is not None and len(direct[1]) <= 3:
+                method, positions = direct
+                args = [index(children[p]) for p in positions]
+                program.append((method, len(args), *args, *[0] * (3 - len(args))))
+            else:
+                program.append((callback, -1, tuple(index(c) for c in children), 0, 0))
+        return _Segment(low, tuple(program), tuple(index(r) for r in self.refs[low:]),
+                        state_stack[low + 1 :])
 
 
 def _nothing(children: list) -> None:
