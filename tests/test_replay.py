@@ -109,3 +109,12 @@ def test_an_error_on_a_replayed_line_is_reported_where_it_is(segments) -> None:
     with pytest.raises(SourceError) as e:
         parse_module.parse(text)
     assert (e.value.position.line, e.value.position.column) == (51, 11)  # the second "*"
+
+
+@pytest.mark.parametrize("ending", ["  # the end", "\n# the end", "  \t", "\n\n  # x\n  ", ";"])
+def test_ignored_text_at_the_very_end_is_ignored(ending) -> None:
+    # (the lexer once let a final comment give back its last word: `# the end` ended in NAME d)
+    g = parse_module.parse("q = x * 2" + ending)
+    assert g.ops == ["input", "const", "mul"]
+    assert g.names[g.output] == "q"
+    assert g.text[g.starts[g.output] : g.ends[g.output]] == "x * 2"

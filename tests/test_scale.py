@@ -172,6 +172,31 @@ def test_streamed_json_is_exactly_the_plain_json(case, gradients):
     assert len(doc["gates"]) == len(graph)
 
 
+@pytest.mark.parametrize("program, expand", [
+    ("f = sigmoid(w*x + b)", True),  # expanded: body gates show their own text
+    ("f =\tsigmoid(w*x  +  b)  # tabs and double spaces, folded in the sources", False),
+    ("q = (w  *  x)\nf = q / (1 +\tb)", False),
+])
+def test_streamed_json_shows_each_gates_own_source(program, expand):
+    from circuit_backprop.composite import expand as expand_graph
+
+    graph = parse(program)
+    if expand:
+        graph = expand_graph(graph, None)
+    inputs = {"w": 2.0, "x": -1.0, "b": -3.0}
+    trace = engine.run(graph, inputs)
+    out = io.StringIO()
+    report.write_json(trace, inputs, out)
+    assert out.getvalue() == report.dumps(report.to_json(trace, inputs)) + "\n"
+    sources = [gate["source"] for gate in json.loads(out.getvalue())["gates"]]
+    if expand:
+        assert sources[-4:] == ["-(w*x + b)", "exp(-(w*x + b))", "(1 + exp(-(w*x + b)))",
+                                "1 / (1 + exp(-(w*x + b)))"]
+    else:
+        assert all("  " not in s and "\t" not in s for s in sources)
+        assert sources[-1] in ("sigmoid(w*x + b)", "q / (1 + b)")
+
+
 def test_streamed_json_for_a_def_with_three_inputs_and_a_large_circuit():
     program = "def lin(p, q, r) = p*q + r\nf = lin(x, y, z) * lin(z, y, x)"
     graph = parse(program)

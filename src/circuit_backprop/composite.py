@@ -381,6 +381,13 @@ class ExpandedGraph(Graph):
             return super().source(node, limit)
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
+    def sources(self, lo: int, hi: int, limit: int = SOURCE_LIMIT) -> list[str]:
+        texts = super().sources(lo, hi, limit)
+        for node in self.display:
+            if lo <= node < hi:
+                texts[node - lo] = self.source(node, limit)
+        return texts
+
 
 @cache
 def builtin_definition(op_name: str) -> Definition:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from circuit_backprop.ops import CONST, INPUT, OPS, Op
 
 _NEEDS_CLEANING = re.compile(r"\s\s|[\t\n\r\f\v]")  # what source() folds to one space
+_NEEDS_CLEANING_IN_LINE = re.compile(r"[ \t\r\f\v][ \t\r\f\v]|[\t\r\f\v]")
 SOURCE_LIMIT = 80  # a gate's source text is shortened to this many characters in reports
 
 
@@ -179,7 +180,13 @@ class Names(Sequence):
 
     def __getitem__(self, node: int) -> str | None:  # type: ignore[override]
         if isinstance(node, slice):
-            return [self[i] for i in range(*node.indices(len(self)))]
+            lo, hi, step = node.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(lo, hi, step)]
+            text, other = self.text, self.other
+            return [text[s:e] if s >= 0 else None if s == self.NONE else other[i]
+                    for i, s, e in zip(range(lo, hi), self.start[lo:hi], self.end[lo:hi],
+                                           strict=True)]
         start = self.start[node]
         if start >= 0:
             return self.text[start : self.end[node]]
@@ -203,6 +210,7 @@ class Graph:
     output: int = -1
     custom_ops: dict[str, Op] = field(default_factory=dict)  # this program's own ops (def)
     _line_starts: array | None = None
+    _plain: bool | None = None  # see sources()
 
     def __post_init__(self) -> None:
         self.names = Names(self.text)
@@ -242,6 +250,17 @@ class Graph:
     def sources(self, lo: int, hi: int, limit: int = SOURCE_LIMIT) -> list[str]:
         """`source` of nodes lo..hi-1: the common case (short, one line) without a call each."""
         text, source = self.text, self.source
+        if self._plain is None:  # no tab, no double space anywhere: no span needs cleaning
+            self._plain = not _NEEDS_CLEANING_IN_LINE.search(text)
+        if self._plain:
+            return [
+                span if len(span) <= limit and "\n" not in span else source(node)
+                for node, span in zip(
+                    range(lo, hi),
+                    (text[s:e] for s, e in zip(self.starts[lo:hi], self.ends[lo:hi], strict=True)),
+                    strict=True,
+                )
+            ]
         return [
             span if len(span) <= limit and not _NEEDS_CLEANING.search(span) else source(node)
             for node, span in zip(
@@ -261,9 +280,17 @@ class Graph:
         return self.line_column(self.starts[node])
 
     def positions(self, lo: int, hi: int) -> list[tuple[int, int]]:
-        """`position` of nodes lo..hi-1, in one pass."""
+        """`position` of nodes lo..hi-1, in one pass (one numpy call for a big block)."""
         self.line_column(0)  # builds the table of line starts
         line_starts, find = self._line_starts, bisect.bisect_right
+        if hi - lo >= 4096:
+            import numpy as np
+
+            table = np.frombuffer(line_starts, dtype=np.int64)
+            starts = np.frombuffer(self.starts, dtype=f"i{self.starts.itemsize}")[lo:hi]
+            lines = np.searchsorted(table, starts, side="right")
+            columns = starts - table[lines - 1] + 1
+            return list(zip(lines.tolist(), columns.tolist(), strict=True))
         lines = [find(line_starts, start) for start in self.starts[lo:hi]]
         return [(line, start - line_starts[line - 1] + 1)
                 for line, start in zip(lines, self.starts[lo:hi], strict=True)]

@@ -22,12 +22,14 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # Lark itself is imported only when the tables are (re)built: see parse.py
     from lark import Lark
 
 SHIFT, PASS, REDUCE = 0, 1, 2
+IGNORED_AT_END = "IGNORED_AT_END"  # the lexer's name for the end, after any ignored text
 
 
 class Tok(str):
@@ -108,6 +110,8 @@ def _master_regexp(lark: Lark) -> tuple[str, dict[str, str]]:
     words, patterns, strings = {}, [], []
     for term in terminals:
         regexp = term.pattern.to_regexp()
+        if term.name in lark.lexer_conf.ignore:
+            continue  # (matched before each token: see below)
         if term.pattern.type == "str" and name_re.fullmatch(term.pattern.value):
             words[term.pattern.value] = term.name  # a keyword: lexed as NAME, then renamed
         elif term.pattern.type == "str":
@@ -119,10 +123,13 @@ def _master_regexp(lark: Lark) -> tuple[str, dict[str, str]]:
     parts += [f"(?P<{name}>{regexp})" for _, name, regexp in strings]
     parts.append(r"(?P<CHAR>.)")  # anything else: an unexpected character
     # What the grammar ignores (spaces, comments) may come first, in the same match as the token
-    # after it: one match per token instead of two. Ignored text at the very end of a program
-    # still matches on its own, as its own group.
+    # after it: one match per token instead of two. It is matched possessively (`*+`), as Lark's
+    # lexer matches each ignored token whole: were it allowed to give back characters, a comment
+    # at the very end (`f = x  # the end`) would end in a NAME (`end`). Ignored text with no
+    # token after it matches on its own, as IGNORED_AT_END.
     skip = "|".join(t.pattern.to_regexp() for t in terminals if t.name in lark.lexer_conf.ignore)
-    return f"(?:{skip})*(?:" + "|".join(parts) + ")", words
+    parts.append(rf"(?P<{IGNORED_AT_END}>\Z)")
+    return f"(?:{skip})*+(?:" + "|".join(parts) + ")", words
 
 
 def save_tables(tables: Tables, path: str) -> None:
@@ -147,7 +154,6 @@ class LeanParser:
         self.end_state = tables.end_state
         self.builder = builder
         self.lexer = re.compile(tables.lexer, re.DOTALL)
-        self.ignore = set(tables.ignore)
         self.keywords = tables.keywords
         self.kept_terminals = set(tables.kept)
         self.segment_end = segment_end
@@ -213,42 +219,56 @@ class LeanParser:
     # --- the loop -----------------------------------------------------------------------------
 
     def parse(self, text: str) -> Any:
-        """Tokens are gathered a line (a segment) at a time, and each line is run by _segment."""
-        ignore, keywords = self.ignore, self.keywords
-        kept, end = self.kept_terminals, self.segment_end
+        """Scan a chunk of lines at a time, then run each line (a segment) with _segment."""
         state_stack = [self.start_actions]
         value_stack: list[Any] = []
-        kinds: list[str] = []  # the segment's tokens: terminal names, values, matches
-        tokens: list[Tok | None] = []
-        matches: list[re.Match] = []
-        for m in self.lexer.finditer(text):
-            group = kind = m.lastgroup  # (whitespace before a token is part of its match)
-            if kind in ignore:
-                continue
-            if kind == "NAME":
-                kind = keywords.get(m.group(group), "NAME")
-            elif kind == "CHAR":  # (after any error earlier in the line, as one token at a time)
-                self._feed(state_stack, value_stack, kinds, tokens, matches)
-                raise LalrSyntaxError(m.start(group), m.group(group), "CHAR",
-                                      self._expected(state_stack))
-            if kind in kept:
-                token = Tok(m.group(group))
-                token.type = kind
-                token.start_pos, token.end_pos = m.span(group)
-            else:
-                token = None
-            kinds.append(kind)
-            tokens.append(token)
-            matches.append(m)
-            if kind == end:
-                self._segment(state_stack, value_stack, kinds, tokens, matches)
-                kinds, tokens, matches = [], [], []
-        self._feed(state_stack, value_stack, kinds, tokens, matches)
+        pos, size = 0, len(text)
+        while pos < size:
+            stop = text.find("\n", pos + CHUNK)  # chunks end with a line: no token is cut
+            stop = size if stop == -1 else stop + 1
+            self._chunk(text, pos, stop, state_stack, value_stack)
+            pos = stop
         return self._finish(text, state_stack, value_stack)
 
+    def _chunk(self, text: str, pos: int, stop: int, state_stack: list, value_stack: list) -> None:
+        # One regular-expression scan for the whole chunk, the token kinds read in one pass:
+        # per-token work in Python is what a million-gate file pays for, so there is little.
+        matches = list(self.lexer.finditer(text, pos, stop))
+        kinds = list(map(_LASTGROUP, matches))
+        if any(word in text[pos:stop] for word in self.keywords):  # (rare: input, output, def)
+            for i, kind in enumerate(kinds):
+                if kind == "NAME":
+                    kinds[i] = self.keywords.get(matches[i].group("NAME"), "NAME")
+        while kinds and kinds[-1] == IGNORED_AT_END:  # ignored text at the end, and the end
+            kinds.pop()
+            matches.pop()
+        bad = kinds.index("CHAR") if "CHAR" in kinds else len(kinds)
+        end, segment = self.segment_end, self._segment
+        start = 0
+        while True:
+            try:
+                line_end = kinds.index(end, start, bad) + 1
+            except ValueError:
+                break
+            segment(state_stack, value_stack, kinds[start:line_end], matches, start)
+            start = line_end
+        rest = kinds[start:bad]  # the end of the program with no new line, or up to a bad char
+        self._feed(state_stack, value_stack, rest, self._tokens(rest, matches, start),
+                   matches[start:bad])
+        if bad < len(kinds):
+            m = matches[bad]
+            raise LalrSyntaxError(m.start("CHAR"), m.group("CHAR"), "CHAR",
+                                  self._expected(state_stack))
+
+    def _tokens(self, kinds: list[str], matches: list[re.Match], start: int) -> list[Tok | None]:
+        """The values a line's tokens put on the stack: a Tok if a rule keeps it, else None."""
+        kept = self.kept_terminals
+        return [_token(matches[start + i], kind) if kind in kept else None
+                for i, kind in enumerate(kinds)]
+
     def _segment(self, state_stack: list, value_stack: list, kinds: list[str],
-                 tokens: list, matches: list) -> None:
-        """Run one line's tokens through the table.
+                 matches: list[re.Match], start: int) -> None:
+        """Run one line's tokens (kinds[i] is matches[start + i]) through the table.
 
         What the LALR table does depends only on the stack of states and the kinds of the
         tokens (NAME, "+", ...), never on their text. So the first line of each shape (`NAME =
@@ -258,19 +278,23 @@ class LeanParser:
         in the same order with the same children, without the table walk. On a generated
         million-gate circuit, with a handful of shapes, this removes most of the parser's steps.
         """
-        if len(state_stack) > MAX_KEYED_DEPTH:  # (not at a statement's end: no need to record)
-            self._feed(state_stack, value_stack, kinds, tokens, matches)
-            return
         key = (*map(id, state_stack), None, *kinds)
         segment = self.segments.get(key)
         if segment is None:
-            recorder = _Recorder(len(value_stack)) if len(self.segments) < MAX_SEGMENTS else None
-            self._feed(state_stack, value_stack, kinds, tokens, matches, recorder)
+            tokens = self._tokens(kinds, matches, start)
+            line = matches[start : start + len(kinds)]
+            recorder = None
+            if len(self.segments) < MAX_SEGMENTS and len(state_stack) <= MAX_KEYED_DEPTH:
+                recorder = _Recorder(len(value_stack))
+            self._feed(state_stack, value_stack, kinds, tokens, line, recorder)
             if recorder is not None:
-                self.segments[key] = recorder.segment(state_stack, len(tokens))
+                self.segments[key] = recorder.segment(state_stack, kinds, self.kept_terminals)
             return
         low = segment.low
         env = value_stack[low:]  # the stack values it reads, the tokens, then its results
+        tokens = [None] * len(kinds)
+        for i in segment.kept:
+            tokens[i] = _token(matches[start + i], kinds[i])
         env += tokens
         push = env.append
         for f, n, a, b, c in segment.program:
@@ -353,6 +377,7 @@ class LeanParser:
         return {s for s in state_stack[-1] if s.isupper() or s == "$END"}
 
 
+CHUNK = 1 << 16  # characters scanned at a time (then up to the end of that line)
 MAX_KEYED_DEPTH = 16  # a line ends with a stack this deep at most, in a valid program
 MAX_SEGMENTS = 4096  # shapes of line recorded, at most (a few hundred bytes each)
 
@@ -365,6 +390,7 @@ class _Segment:
     program: tuple[tuple[Any, int, Any, int, int], ...]  # (callback, n, a, b, c): see _segment
     values: tuple[int, ...]  # the value stack above `low` afterwards
     states: list[Any]  # the state stack above `low` afterwards
+    kept: tuple[int, ...]  # the line's tokens that a rule keeps (the others are None)
 
 
 class _Recorder:
@@ -398,8 +424,8 @@ class _Recorder:
         self.steps.append((callback, direct, children))
         refs.append((self.RESULT, len(self.steps) - 1))
 
-    def segment(self, state_stack: list, ntokens: int) -> _Segment:
-        low, height = self.low, self.height
+    def segment(self, state_stack: list, kinds: list[str], kept_terminals: set[str]) -> _Segment:
+        low, height, ntokens = self.low, self.height, len(kinds)
 
         def index(ref: tuple[int, int]) -> int:
             kind, i = ref
@@ -415,8 +441,20 @@ class _Recorder:
                 program.append((method, len(args), *args, *[0] * (3 - len(args))))
             else:
                 program.append((callback, -1, tuple(index(c) for c in children), 0, 0))
+        kept = tuple(i for i, kind in enumerate(kinds) if kind in kept_terminals)
         return _Segment(low, tuple(program), tuple(index(r) for r in self.refs[low:]),
-                        state_stack[low + 1 :])
+                        state_stack[low + 1 :], kept)
+
+
+_LASTGROUP = attrgetter("lastgroup")
+
+
+def _token(m: re.Match, kind: str) -> Tok:
+    group = m.lastgroup  # (a keyword is lexed as a NAME)
+    token = Tok(m.group(group))
+    token.type = kind
+    token.start_pos, token.end_pos = m.span(group)
+    return token
 
 
 def _nothing(children: list) -> None:
