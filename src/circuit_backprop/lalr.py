@@ -288,7 +288,7 @@ class LeanParser:
                 recorder = _Recorder(len(value_stack))
             self._feed(state_stack, value_stack, kinds, tokens, line, recorder)
             if recorder is not None:
-                self.segments[key] = recorder.segment(state_stack, kinds, self.kept_terminals)
+                self.segments[key] = recorder.segment(state_stack, kinds)
             return
         low = segment.low
         env = value_stack[low:]  # the stack values it reads, the tokens, then its results
@@ -390,7 +390,7 @@ class _Segment:
     program: tuple[tuple[Any, int, Any, int, int], ...]  # (callback, n, a, b, c): see _segment
     values: tuple[int, ...]  # the value stack above `low` afterwards
     states: list[Any]  # the state stack above `low` afterwards
-    kept: tuple[int, ...]  # the line's tokens that a rule keeps (the others are None)
+    kept: tuple[int, ...]  # the line's tokens that are read (the others stay None)
 
 
 class _Recorder:
@@ -424,13 +424,16 @@ class _Recorder:
         self.steps.append((callback, direct, children))
         refs.append((self.RESULT, len(self.steps) - 1))
 
-    def segment(self, state_stack: list, kinds: list[str], kept_terminals: set[str]) -> _Segment:
+    def segment(self, state_stack: list, kinds: list[str]) -> _Segment:
         low, height, ntokens = self.low, self.height, len(kinds)
+        used: set[int] = set()  # the tokens the replay must make: those something reads
 
         def index(ref: tuple[int, int]) -> int:
             kind, i = ref
             if kind == self.OLD:
                 return i - low
+            if kind == self.TOKEN:
+                used.add(i)
             return height - low + i + (ntokens if kind == self.RESULT else 0)
 
         program = []
@@ -441,9 +444,8 @@ class _Recorder:
                 program.append((method, len(args), *args, *[0] * (3 - len(args))))
             else:
                 program.append((callback, -1, tuple(index(c) for c in children), 0, 0))
-        kept = tuple(i for i, kind in enumerate(kinds) if kind in kept_terminals)
-        return _Segment(low, tuple(program), tuple(index(r) for r in self.refs[low:]),
-                        state_stack[low + 1 :], kept)
+        values = tuple(index(r) for r in self.refs[low:])
+        return _Segment(low, tuple(program), values, state_stack[low + 1 :], tuple(sorted(used)))
 
 
 _LASTGROUP = attrgetter("lastgroup")
