@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import random
 
 import pytest
@@ -232,3 +233,20 @@ def test_large_circuit_tables_show_a_summary(run):
     full = run("backward", program, "--all")
     assert full.exit_code == 0
     assert "Too many" not in full.stdout and "v199" in full.stdout
+
+
+def test_streamed_json_written_in_two_processes_is_the_same_text(tmp_path, monkeypatch):
+    program, values, _ = wide_sum_of_products(terms=3_000, inputs=30, seed=5)
+    graph = parse(program)
+    trace = engine.run(graph, values)
+    monkeypatch.setattr(report, "PARALLEL_JSON", 1000)  # (a million gates, in real use)
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
+    path = tmp_path / "out.json"
+    with open(path, "w", encoding="utf-8") as out:
+        report.write_json(trace, values, out)
+    assert forks == [1]  # the second half of the gates was formatted by a child process
+    text = path.read_text(encoding="utf-8")
+    assert text == report.dumps(report.to_json(trace, values)) + "\n"
+    assert len(json.loads(text)["gates"]) == len(graph) > 2000

@@ -286,24 +286,79 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
 
     Each column (names, values, sources, ...) is formatted by one list comprehension over a block:
     per-gate Python work is what a million-gate circuit pays for, so it is kept to the minimum.
+    On a big circuit written to a file or a pipe, a second process (a fork, where the system has
+    it) formats the second half of the gates while this one formats the first.
     """
+    head = dumps(to_json_head(trace, inputs))
+    out.write(head[:-1] + ', "gates": [')
+    n = len(trace.graph)
+    half = n // 2
+    if n < PARALLEL_JSON or not _forked_gates(trace, half, n, out, lambda: _write_gates(
+            trace, 0, half, out)):
+        _write_gates(trace, 0, n, out)
+    out.write("]}\n")
+
+
+PARALLEL_JSON = 200_000  # gates from which --json formats in two processes (see write_json)
+
+
+def _forked_gates(trace: Trace, lo: int, hi: int, out: IO[str], meanwhile: Any) -> bool:
+    """Format gates lo..hi-1 in a forked process while `meanwhile()` runs here, then copy them
+    to `out`. False, with nothing written, where that cannot be done (no fork, or no file)."""
+    import os
+    import shutil
+    import tempfile
+
+    try:
+        target = out.buffer  # type: ignore[attr-defined]
+        out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(os, "fork"):
+        return False
+    with tempfile.TemporaryFile() as part:
+        out.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: write its half to the temporary file, then leave at once
+            code = 1
+            try:
+                import io
+
+                text = io.TextIOWrapper(part, encoding=out.encoding, errors=out.errors)
+                _write_gates(trace, lo, hi, text)
+                text.flush()
+                code = 0
+            finally:
+                os._exit(code)
+        meanwhile()
+        _, status = os.waitpid(pid, 0)
+        if status != 0:  # (the child failed: this process writes its half after all)
+            _write_gates(trace, lo, hi, out)
+            return True
+        out.flush()
+        part.seek(0)
+        shutil.copyfileobj(part, target, 1 << 20)
+    return True
+
+
+def _write_gates(trace: Trace, lo: int, hi: int, out: IO[str]) -> None:
+    """The gates lo..hi-1 of the "gates" list, each block after the first preceded by ", "."""
     from json.encoder import encode_basestring as quote  # the C string encoder json uses
 
     graph = trace.graph
-    head = dumps(to_json_head(trace, inputs))
-    out.write(head[:-1] + ', "gates": [')
     num = float.__repr__
     kinks = _kink_functions(graph)
-    separator = ""  # nothing before the first gate, ", " before every later block
-    n, block = len(graph), 8192
-    for lo in range(0, n, block):
-        nodes = range(lo, min(n, lo + block))
-        names = ["null" if m is None else quote(m) for m in graph.names[lo : lo + block]]
-        kinds = graph.ops[lo : lo + block]
-        wiring = _wiring_json(graph, lo, lo + len(nodes))
-        values = trace.values[lo : lo + block]
-        positions = graph.positions(lo, lo + len(nodes))
-        sources = [quote(text) for text in graph.sources(lo, lo + len(nodes))]
+    separator = ", " if lo else ""  # nothing before the first gate, ", " before every later block
+    block = 8192
+    for start in range(lo, hi, block):
+        nodes = range(start, min(hi, start + block))
+        end = nodes.stop
+        names = ["null" if m is None else quote(m) for m in graph.names[start:end]]
+        kinds = graph.ops[start:end]
+        wiring = _wiring_json(graph, start, end)
+        values = trace.values[start:end]
+        positions = graph.positions(start, end)
+        sources = [quote(text) for text in graph.sources(start, end)]
         if kinks:
             notes = [_note_json(kinks, kind, trace, i, quote)
                      for kind, i in zip(kinds, nodes, strict=True)]
@@ -312,7 +367,7 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
         if trace.grads is None:
             grad_fields = [""] * len(nodes)
         else:
-            grad_fields = _grad_fields(trace, lo, lo + len(nodes), num)
+            grad_fields = _grad_fields(trace, start, end, num)
         gates = [
             f'{{"id": {i}, "name": {name}, "op": "{kind}", "inputs": [{a}], '
             f'"value": {num(v)}{grads}, "source": {src}, "line": {pos[0]}, '
@@ -323,7 +378,6 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
         ]
         out.write(separator + ", ".join(gates))
         separator = ", "
-    out.write("]}\n")
 
 
 def _wiring_json(graph: Graph, lo: int, hi: int) -> list[str]:
