@@ -223,7 +223,9 @@ class Graph:
     def add_node(self, op: str, args: tuple[int, ...], start: int, end: int) -> int:
         self.ops.append(op)
         self.args.append(args)
-        self.names.append(None)
+        names = self.names
+        names.start.append(Names.NONE)  # (names.append(None), without the call: a hot path)
+        names.end.append(0)
         self.starts.append(start)
         self.ends.append(end)
         return len(self.ops) - 1

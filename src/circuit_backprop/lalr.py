@@ -197,6 +197,9 @@ class LeanParser:
         method = getattr(self.builder, name, None)
         simple = not trailing and all(not expand and not nones for _, expand, nones in plan)
         if method is None and origin.startswith("_"):
+            if simple and len(plan) == 1:  # (the usual `_rule`: one child, spliced in)
+                (i,) = [i for i, _, _ in plan]
+                return (lambda s: _Splice((s[i],))), None
             return (lambda s: _Splice(_filter(s, plan, trailing))), None
         if method is None:
             if rule.expand1 and len(plan) == 1 and simple:
