@@ -7,7 +7,8 @@ also what makes negative numbers safe anywhere (`--y -4`, `--y=-1e-3`, a program
 never gets the chance to read them as short options.
 """
 
-from __future__ import annotations
+# (No `from __future__ import annotations` here: typer would then evaluate every option's
+# annotation from its text, with eval and compile, at every start: 7 ms of each run.)
 
 import math
 import os
