@@ -291,7 +291,7 @@ class LeanParser:
                 recorder = _Recorder(len(value_stack))
             self._feed(state_stack, value_stack, kinds, tokens, line, recorder)
             if recorder is not None:
-                self.segments[key] = recorder.segment(state_stack, kinds)
+                self.segments[key] = recorder.segment(state_stack, kinds, self.kept_terminals)
             return
         low = segment.low
         env = value_stack[low:]  # the stack values it reads, the tokens, then its results
@@ -427,7 +427,7 @@ class _Recorder:
         self.steps.append((callback, direct, children))
         refs.append((self.RESULT, len(self.steps) - 1))
 
-    def segment(self, state_stack: list, kinds: list[str]) -> _Segment:
+    def segment(self, state_stack: list, kinds: list[str], kept_terminals: set[str]) -> _Segment:
         low, height, ntokens = self.low, self.height, len(kinds)
         used: set[int] = set()  # the tokens the replay must make: those something reads
 
@@ -435,7 +435,7 @@ class _Recorder:
             kind, i = ref
             if kind == self.OLD:
                 return i - low
-            if kind == self.TOKEN:
+            if kind == self.TOKEN and kinds[i] in kept_terminals:  # (others are None)
                 used.add(i)
             return height - low + i + (ntokens if kind == self.RESULT else 0)
 
