@@ -287,7 +287,8 @@ class LeanParser:
             tokens = self._tokens(kinds, matches, start)
             line = matches[start : start + len(kinds)]
             recorder = None
-            if len(self.segments) < MAX_SEGMENTS and len(state_stack) <= MAX_KEYED_DEPTH:
+            if (len(self.segments) < MAX_SEGMENTS and len(state_stack) <= MAX_KEYED_DEPTH
+                    and len(kinds) <= MAX_RECORDED_TOKENS):
                 recorder = _Recorder(len(value_stack))
             self._feed(state_stack, value_stack, kinds, tokens, line, recorder)
             if recorder is not None:
@@ -383,6 +384,7 @@ class LeanParser:
 CHUNK = 1 << 16  # characters scanned at a time (then up to the end of that line)
 MAX_KEYED_DEPTH = 16  # a line ends with a stack this deep at most, in a valid program
 MAX_SEGMENTS = 4096  # shapes of line recorded, at most (a few hundred bytes each)
+MAX_RECORDED_TOKENS = 256  # a longer line (a 100,000-deep expression) is not worth recording
 
 
 @dataclass
