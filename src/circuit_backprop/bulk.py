@@ -44,6 +44,14 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
     return run_tape(graph, inputs, gradients)
 
 
+class _Codes(dict):
+    """op name -> a small integer, the next one for each name not seen before."""
+
+    def __missing__(self, kind: str) -> int:
+        code = self[kind] = len(self)
+        return code
+
+
 class _Wiring:
     """The graph as numpy arrays (views of graph.Wires, not copies) and its ops' codes."""
 
@@ -51,7 +59,10 @@ class _Wiring:
         import numpy as np
 
         self.n = n = len(graph)
-        self.kinds = sorted(set(graph.ops))
+        # each op's code, in order of first use: one pass over the graph's ops gives both
+        self.code = _Codes()
+        self.kind = np.fromiter(map(self.code.__getitem__, graph.ops), dtype=np.int16, count=n)
+        self.kinds = list(self.code)
         self.ops: dict[str, Op] = {}
         for k in self.kinds:
             if k in (INPUT, CONST):
@@ -65,8 +76,6 @@ class _Wiring:
         self.arg0 = _ints(wires.first)
         self.arg1 = _ints(wires.second)
         self.level = _ints(wires.level)
-        self.code = {k: i for i, k in enumerate(self.kinds)}
-        self.kind = np.fromiter(map(self.code.__getitem__, graph.ops), dtype=np.int16, count=n)
 
     def leaves(self, graph: Graph, inputs: dict[str, float]) -> tuple[Any, Any]:
         """Values with inputs and constants filled in, and which nodes are inputs."""
