@@ -183,7 +183,11 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
     # Backward: levels from the output's side; gradients add where wires fork (np.add.at).
     grads = np.zeros(w.n)
     grads[graph.output] = 1.0
-    flow = [np.nan_to_num(column, nan=0.0) for column in local]
+    # The trace keeps the local gradients (NaN: no gradient on that wire); the numpy columns,
+    # no longer needed as they are, become the backward pass's flows in place (NaN -> 0).
+    columns = [_floats(column) for column in local]
+    flow = [np.nan_to_num(column, nan=0.0, copy=False) for column in local]
+    del local
     for idx in level_groups:
         idx = idx[computed[idx]]
         if not len(idx):
@@ -193,7 +197,7 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
         two = idx[arity[idx] == 2]
         np.add.at(grads, arg1[two], grads[two] * flow[1][two])
     del flow
-    return _finish(trace, grads, local, computed)
+    return _finish(trace, grads, columns, computed)
 
 
 def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
