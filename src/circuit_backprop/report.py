@@ -307,6 +307,7 @@ def _forked_gates(trace: Trace, lo: int, hi: int, out: IO[str], meanwhile: Any) 
     to `out`. False, with nothing written, where that cannot be done (no fork, or no file)."""
     import os
     import shutil
+    import signal
     import tempfile
 
     try:
@@ -330,7 +331,12 @@ def _forked_gates(trace: Trace, lo: int, hi: int, out: IO[str], meanwhile: Any) 
                 code = 0
             finally:
                 os._exit(code)
-        meanwhile()
+        try:
+            meanwhile()
+        except BaseException:  # (a closed pipe, Ctrl-C): the child's half is not wanted
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
         _, status = os.waitpid(pid, 0)
         if status != 0:  # (the child failed: this process writes its half after all)
             _write_gates(trace, lo, hi, out)
