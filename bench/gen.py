@@ -36,5 +36,7 @@ def chain(gates: int) -> str:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("wide", "chain") or not sys.argv[2].isdigit():
+        sys.exit("usage: python bench/gen.py wide|chain GATES > FILE.circ")
     kind, n = sys.argv[1], int(sys.argv[2])
     sys.stdout.write(wide(n) if kind == "wide" else chain(n))
