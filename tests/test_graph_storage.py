@@ -63,3 +63,12 @@ def test_a_parsed_graph_names_its_statements_inputs_and_bare_output() -> None:
     assert g.names.start[named["q"]] == g.text.index("q =")  # a statement's name: its span
     assert g.consts[named["e"]] == pytest.approx(2.718281828459045)
     assert list(g.consts) == [1, named["e"]] and g.consts[1] == 3.0  # node 1: the constant 3
+
+
+def test_names_take_negative_indices_as_a_list_does() -> None:
+    g = parse("y = x * 2\n3 * y")
+    assert g.names[-1] == "f" == list(g.names)[-1]
+    g.names[-1] = "zz"
+    assert g.names[len(g) - 1] == "zz" == g.names.other[len(g) - 1]
+    with pytest.raises(IndexError):
+        g.names[-len(g) - 1]

@@ -250,3 +250,28 @@ def test_streamed_json_written_in_two_processes_is_the_same_text(tmp_path, monke
     text = path.read_text(encoding="utf-8")
     assert text == report.dumps(report.to_json(trace, values)) + "\n"
     assert len(json.loads(text)["gates"]) == len(graph) > 2000
+
+
+@pytest.mark.parametrize("trouble", ["fork fails", "child fails", "SIGCHLD ignored", "utf-16"])
+def test_streamed_json_in_one_process_when_a_fork_cannot_help(tmp_path, monkeypatch, trouble):
+    import errno
+    import signal
+
+    program, values, _ = wide_sum_of_products(terms=2_000, inputs=20, seed=7)
+    graph = parse(program)
+    trace = engine.run(graph, values)
+    monkeypatch.setattr(report, "PARALLEL_JSON", 1000)
+    encoding = "utf-16" if trouble == "utf-16" else "utf-8"  # (a second BOM mid-file: no fork)
+    if trouble == "fork fails":
+        def no_fork():
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        monkeypatch.setattr(os, "fork", no_fork)
+    elif trouble == "child fails":
+        monkeypatch.setattr(report, "_end_child", lambda pid, kill=False: os.waitpid(pid, 0)
+                            and False)
+    elif trouble == "SIGCHLD ignored":
+        monkeypatch.setattr(signal, "getsignal", lambda s: signal.SIG_IGN)
+    path = tmp_path / "out.json"
+    with open(path, "w", encoding=encoding) as out:
+        report.write_json(trace, values, out)
+    assert path.read_text(encoding=encoding) == report.dumps(report.to_json(trace, values)) + "\n"

@@ -383,8 +383,9 @@ class ExpandedGraph(Graph):
 
     def sources(self, lo: int, hi: int, limit: int = SOURCE_LIMIT) -> list[str]:
         texts = super().sources(lo, hi, limit)
-        for node in self.display:
-            if lo <= node < hi:
+        display = self.display
+        for node in range(lo, hi) if len(display) > hi - lo else display:
+            if lo <= node < hi and node in display:
                 texts[node - lo] = self.source(node, limit)
         return texts
 

@@ -164,10 +164,12 @@ class Names(Sequence):
 
     def set_span(self, node: int, start: int, end: int) -> None:
         """Name a node by the text at [start, end)."""
+        node = range(len(self.start))[node]
         self.start[node], self.end[node] = start, end
         self.other.pop(node, None)
 
     def __setitem__(self, node: int, name: str | None) -> None:
+        node = range(len(self.start))[node]  # (a negative index, as a list takes it)
         self.other.pop(node, None)
         if name is None:
             self.start[node] = self.NONE
@@ -187,6 +189,7 @@ class Names(Sequence):
             return [text[s:e] if s >= 0 else None if s == self.NONE else other[i]
                     for i, s, e in zip(range(lo, hi), self.start[lo:hi], self.end[lo:hi],
                                            strict=True)]
+        node = range(len(self.start))[node]  # (a negative index, as a list takes it)
         start = self.start[node]
         if start >= 0:
             return self.text[start : self.end[node]]

@@ -446,12 +446,16 @@ def _cache_file(grammar: str) -> str | None:
     key = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     for folder in (os.path.join(base, "circuit-backprop"), None):
-        if folder is None:  # no usable cache folder: the temporary one
+        if folder is None:  # no usable cache folder: a folder of this user's in the temporary one
             import tempfile  # (only here: it imports random, hashlib and more)
 
-            folder = tempfile.gettempdir()
+            user = getattr(os, "getuid", lambda: "user")()
+            folder = os.path.join(tempfile.gettempdir(), f"circuit-backprop-{user}")
         try:
-            os.makedirs(folder, exist_ok=True)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            owner = getattr(os, "getuid", None)
+            if owner is not None and os.stat(folder).st_uid != owner():
+                continue  # (another user's folder: its tables are not to be trusted)
             if os.access(folder, os.W_OK):
                 return os.path.join(folder, f"grammar-{key}.marshal")
         except OSError:

@@ -304,22 +304,31 @@ PARALLEL_JSON = 200_000  # gates from which --json formats in two processes (see
 
 def _forked_gates(trace: Trace, lo: int, hi: int, out: IO[str], meanwhile: Any) -> bool:
     """Format gates lo..hi-1 in a forked process while `meanwhile()` runs here, then copy them
-    to `out`. False, with nothing written, where that cannot be done (no fork, or no file)."""
+    to `out`. False, with nothing written, where that cannot be done: no fork (or it fails), no
+    real file, an encoding that would write a second byte-order mark, or SIGCHLD ignored."""
     import os
-    import shutil
     import signal
-    import tempfile
 
     try:
         target = out.buffer  # type: ignore[attr-defined]
         out.fileno()
-    except (AttributeError, OSError, ValueError):
+        plain = "a".encode(out.encoding) == b"a"  # (no BOM: utf-8-sig, utf-16 fork nothing)
+    except (AttributeError, OSError, ValueError, LookupError, TypeError):
         return False
-    if not hasattr(os, "fork"):
+    if not plain or not hasattr(os, "fork"):
         return False
-    with tempfile.TemporaryFile() as part:
+    if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+        return False  # (children are reaped unseen: whether ours succeeded would be unknown)
+    import shutil
+    import tempfile
+
+    try:
+        part = tempfile.TemporaryFile()
         out.flush()
         pid = os.fork()
+    except OSError:  # (no temporary folder, no memory or processes left): one process
+        return False
+    with part:
         if pid == 0:  # the child: write its half to the temporary file, then leave at once
             code = 1
             try:
@@ -334,17 +343,29 @@ def _forked_gates(trace: Trace, lo: int, hi: int, out: IO[str], meanwhile: Any) 
         try:
             meanwhile()
         except BaseException:  # (a closed pipe, Ctrl-C): the child's half is not wanted
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            _end_child(pid, kill=True)
             raise
-        _, status = os.waitpid(pid, 0)
-        if status != 0:  # (the child failed: this process writes its half after all)
+        if not _end_child(pid):  # (the child failed: this process writes its half after all)
             _write_gates(trace, lo, hi, out)
             return True
         out.flush()
         part.seek(0)
         shutil.copyfileobj(part, target, 1 << 20)
     return True
+
+
+def _end_child(pid: int, kill: bool = False) -> bool:
+    """Wait for the child (killing it first if asked); True if it exited with success."""
+    import os
+    import signal
+
+    try:
+        if kill:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    except OSError:  # (already gone, reaped by someone else)
+        return False
+    return status == 0
 
 
 def _write_gates(trace: Trace, lo: int, hi: int, out: IO[str]) -> None:
