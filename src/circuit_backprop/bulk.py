@@ -59,10 +59,13 @@ class _Wiring:
         import numpy as np
 
         self.n = n = len(graph)
-        # each op's code, in order of first use: one pass over the graph's ops gives both
-        self.code = _Codes()
-        self.kind = np.fromiter(map(self.code.__getitem__, graph.ops), dtype=np.int16, count=n)
-        self.kinds = list(self.code)
+        # each op's code: one pass over the graph's ops numbers them in order of first use, then
+        # the codes follow the ops' names (a fixed order: the same sums in the same order)
+        first_use = _Codes()
+        kind = np.fromiter(map(first_use.__getitem__, graph.ops), dtype=np.int16, count=n)
+        self.kinds = sorted(first_use)
+        self.code = {k: i for i, k in enumerate(self.kinds)}
+        self.kind = np.array([self.code[k] for k in first_use], dtype=np.int16)[kind]
         self.ops: dict[str, Op] = {}
         for k in self.kinds:
             if k in (INPUT, CONST):
