@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -133,3 +134,20 @@ def test_many_statements(proc, parse, tmp_path):
     assert data["output"] == f"a{n - 1}"
     assert data["value"] == float(n)
     assert data["gradients"] == {"x": 1.0}
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_every_example_circuit_runs_on_an_output_that_cannot_encode_its_symbols(encoding):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    for path in sorted((root / "circuits").glob("*.circ")):
+        p = subprocess.run([sys.executable, "-m", "circuit_backprop", "backward", str(path)],
+                           capture_output=True, env=env, cwd=root, timeout=120)
+        assert p.returncode == 0, (path.name, p.stderr.decode(encoding))
+        assert b"Traceback" not in p.stderr
+        assert b"?f/?" in p.stdout  # (the symbols it cannot encode, as '?')

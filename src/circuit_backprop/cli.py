@@ -691,6 +691,7 @@ def _main(
 
 def main() -> None:
     """Console entry point: never show a traceback for a user's mistake."""
+    _tolerate_narrow_encodings()
     try:
         app()
     except KeyboardInterrupt:
@@ -701,3 +702,15 @@ def main() -> None:
     except RecursionError:
         print("error: internal recursion limit hit; please report this circuit", file=sys.stderr)
         sys.exit(70)
+
+
+def _tolerate_narrow_encodings() -> None:
+    """On a terminal or pipe that cannot encode ×, ∂ or ∇ (PYTHONIOENCODING=ascii, a latin-1
+    locale), print '?' for them rather than fail with a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            "∂×∇│".encode(stream.encoding)
+        except UnicodeEncodeError:
+            stream.reconfigure(errors="replace")
+        except (AttributeError, TypeError, LookupError):
+            pass  # (a stream replaced by a test runner, or an unknown encoding name)
