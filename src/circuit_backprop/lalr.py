@@ -238,7 +238,8 @@ class LeanParser:
         # per-token work in Python is what a million-gate file pays for, so there is little.
         matches = list(self.lexer.finditer(text, pos, stop))
         kinds = list(map(_LASTGROUP, matches))
-        if any(word in text[pos:stop] for word in self.keywords):  # (rare: input, output, def)
+        chunk = text[pos:stop]
+        if any(word in chunk for word in self.keywords):  # (rare: input, output, def)
             for i, kind in enumerate(kinds):
                 if kind == "NAME":
                     kinds[i] = self.keywords.get(matches[i].group("NAME"), "NAME")
@@ -340,42 +341,22 @@ class LeanParser:
                     if recorder is not None:
                         recorder.pass_through()
                     continue
-                size, origin, callback, direct = arg
-                if size:
-                    children = value_stack[-size:]
-                    del state_stack[-size:]
-                    del value_stack[-size:]
-                else:
-                    children = []
-                value = children[0] if callback is None else callback(children)
+                _reduce(state_stack, value_stack, arg)
                 if recorder is not None:
-                    recorder.reduce(size, callback, direct)
-                push_state(state_stack[-1][origin][1])
-                push_value(value)
+                    recorder.reduce(*arg)
 
     def _finish(self, text: str, state_stack: list[Any], value_stack: list[Any]) -> Any:
-        while True:
+        """The end of the program: reduce on $END until the start rule is accepted."""
+        while state_stack[-1] is not self.end_actions:
             try:
                 what, arg = state_stack[-1]["$END"]
             except KeyError:
                 raise LalrSyntaxError(len(text), "", "$END", self._expected(state_stack)) from None
             if what is PASS:
                 state_stack[-1] = state_stack[-2][arg][1]
-                if state_stack[-1] is self.end_actions:
-                    return value_stack[-1]
-                continue
-            size, origin, callback, _ = arg
-            if size:
-                children = value_stack[-size:]
-                del state_stack[-size:]
-                del value_stack[-size:]
             else:
-                children = []
-            value = children[0] if callback is None else callback(children)
-            state_stack.append(state_stack[-1][origin][1])
-            value_stack.append(value)
-            if state_stack[-1] is self.end_actions:
-                return value_stack[-1]
+                _reduce(state_stack, value_stack, arg)
+        return value_stack[-1]
 
     def _expected(self, state_stack: list[Any]) -> set[str]:
         return {s for s in state_stack[-1] if s.isupper() or s == "$END"}
@@ -417,7 +398,7 @@ class _Recorder:
         # the top state is replaced: the replay must restore it, so it counts as popped
         self.low = min(self.low, len(self.refs) - 1)
 
-    def reduce(self, size: int, callback: Any, direct: Any) -> None:
+    def reduce(self, size: int, origin: str, callback: Any, direct: Any) -> None:
         refs = self.refs
         cut = len(refs) - size
         children = refs[cut:]
@@ -454,6 +435,19 @@ class _Recorder:
 
 
 _LASTGROUP = attrgetter("lastgroup")
+
+
+def _reduce(state_stack: list, value_stack: list, arg: tuple) -> None:
+    """One reduction: pop the rule's children, push its callback's value and the goto state."""
+    size, origin, callback, _ = arg
+    if size:
+        children = value_stack[-size:]
+        del state_stack[-size:]
+        del value_stack[-size:]
+    else:
+        children = []
+    state_stack.append(state_stack[-1][origin][1])
+    value_stack.append(children[0] if callback is None else callback(children))
 
 
 def _token(m: re.Match, kind: str) -> Tok:
