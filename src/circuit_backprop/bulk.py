@@ -190,7 +190,7 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
     # no longer needed as they are, become the backward pass's flows in place (NaN -> 0).
     columns = [_floats(column) for column in local]
     flow = [np.nan_to_num(column, nan=0.0, copy=False) for column in local]
-    del local
+    del local  # (flow is the same memory)
     for idx in level_groups:
         idx = idx[computed[idx]]
         if not len(idx):
@@ -200,7 +200,7 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
         two = idx[arity[idx] == 2]
         np.add.at(grads, arg1[two], grads[two] * flow[1][two])
     del flow
-    return _finish(trace, grads, columns, computed)
+    return _finish(trace, _floats(grads), columns, computed)
 
 
 def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
@@ -265,13 +265,13 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
     return _finish(trace, grads, local, computed)
 
 
-def _finish(trace: Trace, grads: Any, local: list, computed: Any) -> Trace:
+def _finish(trace: Trace, grads: array, local: list[array], computed: Any) -> Trace:
     import numpy as np
 
-    if not np.isfinite(np.asarray(grads)).all():
+    if not np.isfinite(np.frombuffer(grads, dtype=np.float64)).all():
         raise Fallback("a gradient overflows")
-    trace.grads = grads if isinstance(grads, array) else _floats(grads)
-    trace.local = LocalGradients(trace.graph, _columns(local), bytearray(computed.tobytes()))
+    trace.grads = grads
+    trace.local = LocalGradients(trace.graph, local, bytearray(computed.tobytes()))
     return trace
 
 
@@ -279,9 +279,7 @@ def _columns(local: list) -> list[array]:
     """numpy columns as array("d") columns, each numpy column released as soon as it is copied."""
     columns = []
     while local:
-        column = local.pop(0)
-        columns.append(column if isinstance(column, array) else _floats(column))
-        del column
+        columns.append(_floats(local.pop(0)))
     return columns
 
 

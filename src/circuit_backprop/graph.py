@@ -105,8 +105,12 @@ class Consts(MutableMapping):
         self.nodes = array("i")
         self.numbers = array("d")
 
-    def _position(self, node: int) -> int:
-        return bisect.bisect_left(self.nodes, node)
+    def _find(self, node: int) -> int:
+        """Where the node is in `nodes`; a KeyError if it is not there."""
+        i = bisect.bisect_left(self.nodes, node)
+        if i < len(self.nodes) and self.nodes[i] == node:
+            return i
+        raise KeyError(node)
 
     def __setitem__(self, node: int, value: float) -> None:
         nodes = self.nodes
@@ -114,22 +118,18 @@ class Consts(MutableMapping):
             nodes.append(node)
             self.numbers.append(value)
             return
-        i = self._position(node)
-        if i < len(nodes) and nodes[i] == node:
-            self.numbers[i] = value
-        else:
+        try:
+            self.numbers[self._find(node)] = value
+        except KeyError:
+            i = bisect.bisect_left(nodes, node)
             nodes.insert(i, node)
             self.numbers.insert(i, value)
 
     def __getitem__(self, node: int) -> float:
-        i = self._position(node)
-        if i < len(self.nodes) and self.nodes[i] == node:
-            return self.numbers[i]
-        raise KeyError(node)
+        return self.numbers[self._find(node)]
 
     def __delitem__(self, node: int) -> None:
-        self[node]  # noqa: B018 (a KeyError if it is not there)
-        i = self._position(node)
+        i = self._find(node)
         del self.nodes[i]
         del self.numbers[i]
 
