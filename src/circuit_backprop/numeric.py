@@ -28,7 +28,6 @@ from circuit_backprop.ops import INPUT
 from circuit_backprop.options import NUMERIC_ATOL, NUMERIC_EPS, NUMERIC_RTOL, NumericOptions
 from circuit_backprop.report import fmt
 
-DEFAULT_EPS, DEFAULT_ATOL, DEFAULT_RTOL = NUMERIC_EPS, NUMERIC_ATOL, NUMERIC_RTOL
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
 OK, KINK, MISMATCH, UNDEFINED, CONSTANT = "ok", "kink", "mismatch", "undefined", "constant"
@@ -100,8 +99,8 @@ def output_with(trace: Trace, node: int, value: float) -> tuple[float | None, li
     return values[graph.output], rerun
 
 
-def check(trace: Trace, eps: float = DEFAULT_EPS, atol: float = DEFAULT_ATOL,
-          rtol: float = DEFAULT_RTOL) -> NumericCheck:
+def check(trace: Trace, eps: float = NUMERIC_EPS, atol: float = NUMERIC_ATOL,
+          rtol: float = NUMERIC_RTOL) -> NumericCheck:
     """Check ∂f/∂node for every input and named gate. `trace` needs its backward pass."""
     from circuit_backprop.report import summary_nodes
 

@@ -11,6 +11,7 @@ named gate used in a later statement keeps its own span; the use has another).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -444,13 +445,7 @@ def _cache_file(grammar: str) -> str | None:
     data = (grammar.encode() + lark_id.encode() + Path(lalr.__file__).read_bytes()
             + sys.version.encode())
     key = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    for folder in (os.path.join(base, "circuit-backprop"), None):
-        if folder is None:  # no usable cache folder: a folder of this user's in the temporary one
-            import tempfile  # (only here: it imports random, hashlib and more)
-
-            user = getattr(os, "getuid", lambda: "user")()
-            folder = os.path.join(tempfile.gettempdir(), f"circuit-backprop-{user}")
+    for folder in _cache_folders():
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
             owner = getattr(os, "getuid", None)
@@ -461,6 +456,18 @@ def _cache_file(grammar: str) -> str | None:
         except OSError:
             continue
     return None
+
+
+def _cache_folders() -> Iterator[str]:
+    """The user's cache folder, then a folder of the user's own in the temporary one."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    yield os.path.join(base, "circuit-backprop")
+    import tempfile  # (only if the first will not do: it imports random, hashlib and more)
+
+    user = getattr(os, "getuid", lambda: "user")()
+    yield os.path.join(tempfile.gettempdir(), f"circuit-backprop-{user}")
 
 
 def parse(text: str) -> Graph:

@@ -292,9 +292,7 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
     head = dumps(to_json_head(trace, inputs))
     out.write(head[:-1] + ', "gates": [')
     n = len(trace.graph)
-    half = n // 2
-    if n < PARALLEL_JSON or not _forked_gates(trace, half, n, out, lambda: _write_gates(
-            trace, 0, half, out)):
+    if n < PARALLEL_JSON or not _write_gates_in_two_processes(trace, out):
         _write_gates(trace, 0, n, out)
     out.write("]}\n")
 
@@ -302,10 +300,11 @@ def write_json(trace: Trace, inputs: dict[str, float], out: IO[str]) -> None:
 PARALLEL_JSON = 200_000  # gates from which --json formats in two processes (see write_json)
 
 
-def _forked_gates(trace: Trace, lo: int, hi: int, out: IO[str], meanwhile: Any) -> bool:
-    """Format gates lo..hi-1 in a forked process while `meanwhile()` runs here, then copy them
-    to `out`. False, with nothing written, where that cannot be done: no fork (or it fails), no
-    real file, an encoding that would write a second byte-order mark, or SIGCHLD ignored."""
+def _write_gates_in_two_processes(trace: Trace, out: IO[str]) -> bool:
+    """Write all the gates, the second half formatted by a forked child (into a temporary file,
+    copied to `out` after this process's own half). False, with nothing written, where that
+    cannot be done: no fork (or it fails), no real file, an encoding that would write a second
+    byte-order mark, or SIGCHLD ignored."""
     import os
     import signal
 
@@ -322,31 +321,36 @@ def _forked_gates(trace: Trace, lo: int, hi: int, out: IO[str], meanwhile: Any) 
     import shutil
     import tempfile
 
+    n = len(trace.graph)
+    half = n // 2
     try:
         part = tempfile.TemporaryFile()
-        out.flush()
-        pid = os.fork()
-    except OSError:  # (no temporary folder, no memory or processes left): one process
+    except OSError:  # (no temporary folder): one process
         return False
     with part:
+        try:
+            out.flush()
+            pid = os.fork()
+        except OSError:  # (no memory or processes left): one process
+            return False
         if pid == 0:  # the child: write its half to the temporary file, then leave at once
             code = 1
             try:
                 import io
 
                 text = io.TextIOWrapper(part, encoding=out.encoding, errors=out.errors)
-                _write_gates(trace, lo, hi, text)
+                _write_gates(trace, half, n, text)
                 text.flush()
                 code = 0
             finally:
                 os._exit(code)
         try:
-            meanwhile()
+            _write_gates(trace, 0, half, out)
         except BaseException:  # (a closed pipe, Ctrl-C): the child's half is not wanted
             _end_child(pid, kill=True)
             raise
         if not _end_child(pid):  # (the child failed: this process writes its half after all)
-            _write_gates(trace, lo, hi, out)
+            _write_gates(trace, half, n, out)
             return True
         out.flush()
         part.seek(0)

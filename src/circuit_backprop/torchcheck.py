@@ -36,7 +36,6 @@ INSTALL_HINTS = [
     f"install it with: pip install torch=={TORCH_PIN}",
     'or, from a clone of this repository: pip install -e ".[torch]"',
 ]
-DEFAULT_RTOL, DEFAULT_ATOL = TORCH_RTOL, TORCH_ATOL
 
 NO_GRAD_FN = "element 0 of tensors does not require grad and does not have a grad_fn"
 SECOND_TIME = "Trying to backward through the graph a second time"
@@ -124,7 +123,7 @@ class TorchCheck:
         return max((g.rel_error for g in self.gates), default=0.0)
 
 
-def check(trace: Trace, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> TorchCheck:
+def check(trace: Trace, rtol: float = TORCH_RTOL, atol: float = TORCH_ATOL) -> TorchCheck:
     """Rebuild the circuit in torch and compare every gate (gradients too after a backward pass)."""
     torch = load_torch()
     graph = trace.graph
@@ -330,7 +329,7 @@ class Behaviour:
 
 def behave(trace: Trace, chosen: set[int], shown: list[int], passes: int = 1,
            zero_grad: bool = False, retain_graph: bool = True,
-           rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL) -> Behaviour:
+           rtol: float = TORCH_RTOL, atol: float = TORCH_ATOL) -> Behaviour:
     """Run autograd as asked, without retain_grad(), and compare with `predict`."""
     what = "--requires-grad/--passes"
     torch = load_torch(what)
