@@ -76,7 +76,6 @@ class Tables:
     start_state: int
     end_state: int
     lexer: str  # the master regular expression, one named group per terminal
-    ignore: list[str]
     keywords: dict[str, str]  # "input" -> "INPUT": words that NAME would match
     kept: list[str]  # terminals that some rule keeps as a child
 
@@ -101,7 +100,7 @@ def tables_from_lark(lark: Lark) -> Tables:
                    if sym.is_term and not sym.filter_out})
     lexer, keywords = _master_regexp(lark)
     return Tables(states, rules, table.start_states["start"], table.end_states["start"], lexer,
-                  list(lark.lexer_conf.ignore), keywords, kept)
+                  keywords, kept)
 
 
 def _master_regexp(lark: Lark) -> tuple[str, dict[str, str]]:
