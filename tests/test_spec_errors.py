@@ -216,12 +216,22 @@ def test_calling_a_non_function_name(run):
 # ---------------------------------------------------------------- errors go to stderr
 
 
-def test_usage_error_goes_to_stderr_not_stdout(proc):
+def test_source_error_goes_to_stderr_and_without_json_nothing_to_stdout(proc):
+    out = proc("eval", "x +")
+    assert out.exit_code == 2
+    assert "error: syntax error" in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout.strip() == ""
+
+
+def test_with_json_an_error_is_also_an_error_object_on_stdout(proc, parse):
     out = proc("eval", "x +", "--json")
     assert out.exit_code == 2
-    assert out.stderr.strip()
-    assert "Traceback" not in out.stderr
-    assert out.stdout.strip() == ""
+    assert "error: syntax error" in out.stderr and "Traceback" not in out.stderr
+    doc = parse(out.stdout)
+    assert doc["schema"] == 1
+    assert doc["error"]["kind"] == "syntax"
+    assert (doc["error"]["line"], doc["error"]["column"]) == (1, 4)
+    assert doc["error"]["message"] in out.stderr
 
 
 # ---------------------------------------------------------------- overflow in the backward pass

@@ -16,7 +16,6 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -26,7 +25,6 @@ from typer.core import TyperCommand
 from circuit_backprop import __version__
 from circuit_backprop.errors import (
     CircuitError,
-    EvalError,
     SourceError,
     UsageError,
     close_matches,
@@ -64,7 +62,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["--help"]},
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -235,62 +233,14 @@ def _option_hint(name: str, options: list[str]) -> list[str]:
 
 def read_source(arg: str) -> tuple[str, str, bool]:
     """Program text, where it came from, and whether SOURCE looked like a path."""
+    from circuit_backprop.api import decode, read_file
+
     if arg == "-":
-        data = sys.stdin.buffer.read()
-        return _decode(data, "<stdin>"), "<stdin>", False
+        return decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", False
     has_separator = "/" in arg or os.sep in arg
     if arg.endswith(".circ") or (has_separator and os.path.exists(arg)):
-        path = Path(arg)
-        if path.is_dir():
-            raise UsageError(f"{arg} is a directory, not a circuit file")
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise UsageError(f"no such file: {arg}") from None
-        except OSError as e:
-            raise UsageError(f"cannot read {arg}: {e.strerror or e}") from None
-        return _decode(data, arg), arg, True
+        return read_file(arg), arg, True
     return arg, "<inline>", has_separator
-
-
-def _decode(data: bytes, origin: str) -> str:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        message = f"{origin} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})"
-        raise UsageError(message) from None
-    return text.removeprefix("\ufeff")
-
-
-def resolve_inputs(
-    graph, given: dict[str, float], options: list[str] | None = None  # noqa: ANN001
-) -> dict[str, float]:
-    """Command-line values over the program's defaults; every input needs one."""
-    unknown = [name for name in given if name not in graph.inputs]
-    if unknown:
-        inputs = ", ".join(graph.inputs) or "none"
-        hints = []
-        for name in unknown:
-            close = close_matches(name, list(graph.inputs), n=1)
-            if close:
-                hints.append(f"--{name}: did you mean --{close[0]}?")
-            hints.extend(_option_hint(name, options or []))
-        raise UsageError(
-            f"unknown input{'s' if len(unknown) > 1 else ''} "
-            + ", ".join(f"'{n}'" for n in unknown)
-            + f"; this circuit's inputs are: {inputs}",
-            hints,
-        )
-    values = {**graph.defaults, **given}
-    missing = [name for name in graph.inputs if name not in values]
-    if missing:
-        raise UsageError(
-            "missing value for input" + ("s " if len(missing) > 1 else " ")
-            + ", ".join(f"'{n}'" for n in missing),
-            ["give " + " ".join(f"--{n} VALUE" for n in missing)
-             + ", or a default in the program: input NAME = VALUE"],
-        )
-    return {name: values[name] for name in graph.inputs}
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -307,41 +257,22 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
-def print_error(err: CircuitError, origin: str = "") -> None:
-    console = stderr_console()
-    console.print(f"[bold red]error:[/] {_escape(err.message)}")
-    if isinstance(err, SourceError) and err.position is not None:
-        pos = err.position
-        if origin and origin != "<inline>":
-            console.print(f"  --> {_escape(origin)}:{pos.line}:{pos.column}")
-        else:
-            console.print(f"  --> {pos.line}:{pos.column} (line {pos.line}, column {pos.column})")
-        gutter = str(pos.line)
-        line_text = pos.line_text.expandtabs(1)
-        if len(line_text) > 200:  # keep a huge one-line program to one short screen
-            lo = max(0, pos.column - 100)
-            line_text = line_text[lo : lo + 200]
-            caret_at = pos.column - lo
-        else:
-            caret_at = pos.column
-        console.print(f"  {gutter} | {_escape(line_text)}", soft_wrap=True)
-        console.print(f"  {' ' * len(gutter)} | {' ' * (caret_at - 1)}[bold red]^[/]")
-    if isinstance(err, EvalError):
-        f = err.failure
-        where = f"{origin}:" if origin and origin != "<inline>" else ""
-        console.print(f"  in gate {_escape(f.label)}: {_escape(f.source)}  "
-                      f"(at {_escape(where)}{f.line}:{f.column})")
-        if f.inputs:
-            values = ", ".join(f"{_escape(label)} = {value!r}" for label, value in f.inputs)
-            console.print(f"  its inputs: {values}")
-    for detail in err.details:
-        console.print(f"  {_escape(detail)}")
-
-
-def _escape(text: str) -> str:
+def print_error(err: CircuitError, origin: str = "", as_json: bool = False) -> None:
+    """The error on stderr, as `str(err)` says it; with --json also the error object on stdout."""
     from rich.markup import escape
 
-    return escape(text)
+    if origin and not err.origin:
+        err.origin = origin
+    console = stderr_console()
+    first, *rest = err.lines()
+    console.print(f"[bold red]error:[/] {escape(first)}")
+    for line in rest:
+        console.print(escape(line), soft_wrap=True)
+    if as_json:
+        from circuit_backprop.report import dumps
+
+        sys.stdout.write(dumps(err.to_json()) + "\n")
+        sys.stdout.flush()
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -357,7 +288,7 @@ SetOption = Annotated[
     list[str],
     typer.Option("--set", metavar="NAME=VALUE", help="An input value (repeatable)."),
 ]
-COMMAND_SETTINGS = {"help_option_names": ["--help"]}
+COMMAND_SETTINGS = {"help_option_names": ["-h", "--help"]}
 StepsOption = Annotated[bool, typer.Option(
     "--steps", help="Walk through the passes one stage at a time, with numbers.")]
 PauseOption = Annotated[bool, typer.Option(
@@ -392,102 +323,147 @@ NumericRtolOption = Annotated[float, typer.Option(
     "--numeric-rtol", min=0.0, help="--check-numeric: relative tolerance.")]
 
 
+class _Reported:
+    """Turns a CircuitError into its message on stderr (and, with --json, the error object on
+    stdout unless the document was already written) and the exit code."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.origin = ""
+        self.wrote_document = False  # a check that fails after its document is out: no error object
+
+    def __enter__(self) -> "_Reported":
+        return self
+
+    def __exit__(self, kind: Any, err: Any, tb: Any) -> bool:
+        if not isinstance(err, CircuitError):
+            return False
+        print_error(err, self.origin, self.as_json and not self.wrote_document)
+        raise typer.Exit(err.exit_code) from None
+
+
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
          precision: int, steps: bool = False, pause: bool = False,
          show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None,
          expand: str | None = None, numeric_opts: Any = None, show_all: bool = False) -> None:
-    from circuit_backprop import engine, report
-    from circuit_backprop.parse import parse
-
-    origin = ""
-    inv = None
-    status = _progress(0, as_json)  # nothing to show until the source is read
-    try:
+    with _Reported(as_json) as reported:
         inv = invocation(ctx, set_values or [])
-        origin = inv.origin
-        status = _progress(len(inv.text), as_json)
+        reported.origin = inv.origin
+        result = _result(ctx, inv, gradients, expand, as_json)
+        result.precision = precision
+        wants_torch = torch_opts is not None and torch_opts.wanted
+        wants_numeric = numeric_opts is not None and numeric_opts.check
+        if (steps or pause) and as_json:
+            raise UsageError("--steps prints a walkthrough for people: not with --json")
+        if (steps or pause) and (wants_torch or wants_numeric):
+            raise UsageError("--steps is a walkthrough: run the checks (--check-torch, "
+                             "--check-numeric, autograd options) without it")
+        console = stdout_console()
+        if show is not None:  # circuit draw, torch, plot
+            show(console, result)
+        elif steps or pause:
+            from circuit_backprop import walkthrough
+
+            walkthrough.print_steps(console, result.trace, precision, pause=pause)
+        elif wants_torch or wants_numeric:
+            _checks(console, result, torch_opts if wants_torch else None,
+                    numeric_opts if wants_numeric else None, as_json, reported)
+        elif as_json:
+            from circuit_backprop import report
+
+            report.write_json(result.trace, result.inputs, sys.stdout)
+        else:
+            from circuit_backprop import report
+
+            shown = (report.summary_view(result.trace, precision)
+                     if len(result.graph) > report.TABLE_LIMIT and not show_all
+                     else result.renderables())
+            for renderable in shown:
+                console.print(renderable)
+
+
+def _result(ctx: typer.Context, inv: Invocation, gradients: bool, expand: str | None,
+            as_json: bool) -> Any:
+    """Parse, resolve the inputs and run, with a spinner on big work; the hints that only make
+    sense on the command line (how SOURCE was read, options of other commands)."""
+    from circuit_backprop.api import Circuit
+
+    status = _progress(len(inv.text), as_json)
+    try:
         status(f"parsing {len(inv.text) / 1e6:.1f} MB")
         try:
-            graph = parse(inv.text)
+            circuit = Circuit(inv.text, origin=inv.origin,
+                              expand=False if expand is None else
+                              True if expand == "*" else expand.split(","))
         except SourceError as err:
             if inv.path_like and inv.origin == "<inline>" and PATH_LIKE.fullmatch(inv.text):
-                err.details.append(
-                    "SOURCE was read as program text: no file of that name exists"
-                )
+                err.details.append("SOURCE was read as program text: no file of that name exists")
             raise
-        if expand is not None:  # --expand: composite gates broken into primitives
-            from circuit_backprop.composite import expand as expand_graph
-
-            graph = expand_graph(graph, None if expand == "*" else expand.split(","))
         for name in inv.values:
-            elsewhere = [] if name in graph.inputs else _commands_with_option(ctx, f"--{name}")
+            elsewhere = ([] if name in circuit.graph.inputs
+                         else _commands_with_option(ctx, f"--{name}"))
             if elsewhere:
                 raise UsageError(
                     f"--{name} is not an option of `circuit {ctx.info_name}` (nor an input of "
                     f"this circuit)",
                     [f"it is an option of: {', '.join(f'circuit {c}' for c in elsewhere)}"],
                 )
-        inputs = resolve_inputs(graph, inv.values, ctx.meta.get("circuit.options"))
-        status(f"forward{' and backward' if gradients else ''} pass over {len(graph):,} nodes")
-        trace = engine.run(graph, inputs, gradients=gradients)
-        status(None)
+        try:
+            inputs = circuit.resolve_inputs(inv.values, spelled="--")
+        except UsageError as err:
+            options = ctx.meta.get("circuit.options", [])
+            for name in inv.values:
+                if name not in circuit.graph.inputs:
+                    err.details.extend(_option_hint(name, options))
+            raise
+        status(f"forward{' and backward' if gradients else ''} pass over "
+               f"{len(circuit.graph):,} nodes")
+        return circuit._run(inputs, gradients)
     except CircuitError as err:
-        status(None)
-        if inv is not None and inv.origin == "<inline>" and os.path.exists(inv.text.strip()):
+        if inv.origin == "<inline>" and os.path.exists(inv.text.strip()):
             err.details.append(f"SOURCE was read as program text; for the file or folder "
                                f"'{inv.text.strip()}', write ./{inv.text.strip()}")
-        print_error(err, origin)
-        raise typer.Exit(err.exit_code) from None
-    if (steps or pause) and as_json:
-        print_error(UsageError("--steps prints a walkthrough for people: not with --json"))
-        raise typer.Exit(UsageError.exit_code)
-    checks = (torch_opts is not None and torch_opts.wanted) or (
-        numeric_opts is not None and numeric_opts.check)
-    if (steps or pause) and checks:
-        print_error(UsageError("--steps is a walkthrough: run the checks (--check-torch, "
-                               "--check-numeric, autograd options) without it"))
-        raise typer.Exit(UsageError.exit_code)
-    if show is not None or steps or pause:  # circuit draw, or the staged walkthrough
-        from circuit_backprop import walkthrough
+        raise
+    finally:
+        status(None)
 
-        try:
-            if show is not None:
-                show(stdout_console(), trace)
-            else:
-                walkthrough.print_steps(stdout_console(), trace, precision, pause=pause)
-        except CircuitError as err:
-            print_error(err, origin)
-            raise typer.Exit(err.exit_code) from None
-        return
-    if numeric_opts is not None and numeric_opts.check:  # with --check-torch too, if given
-        from circuit_backprop import numeric
 
-        try:
-            numeric.emit(stdout_console(), trace, inputs, numeric_opts, as_json, precision,
-                         torch_opts)
-        except CircuitError as err:
-            print_error(err, origin)
-            raise typer.Exit(err.exit_code) from None
-        return
-    if torch_opts is not None and torch_opts.wanted:
+def _checks(console: Console, result: Any, torch_opts: Any, numeric_opts: Any, as_json: bool,
+            reported: _Reported) -> None:
+    """--check-torch, the autograd options and --check-numeric: the tables (or the document)
+    with the checks' columns, then their verdicts; exit 1 (after printing) on a disagreement."""
+    numeric = None
+    if numeric_opts is not None:
+        numeric = result.check_numeric(numeric_opts.eps, numeric_opts.atol, numeric_opts.rtol)
+    torch = result.torch_experiment(torch_opts) if torch_opts is not None else None
+    if as_json:
+        from circuit_backprop import report
+
+        doc = result.to_json()
+        for check in (torch, numeric):
+            if check is not None:
+                doc.update(check.to_json())
+        console.file.write(report.dumps(doc) + "\n")
+    elif numeric is None:
+        for renderable in torch.renderables():
+            console.print(renderable)
+    else:
         from circuit_backprop import torchreport
 
-        try:
-            torchreport.emit(stdout_console(), trace, inputs, torch_opts, as_json, precision)
-        except CircuitError as err:
-            print_error(err, origin)
-            raise typer.Exit(err.exit_code) from None
-        return
-    if as_json:
-        report.write_json(trace, inputs, sys.stdout)
-        return
-    console = stdout_console()
-    if len(trace.graph) > report.TABLE_LIMIT and not show_all:
-        report.print_summary(console, trace, precision)
-    elif gradients:
-        report.print_backward(console, trace, precision)
-    else:
-        report.print_eval(console, trace, precision)
+        extra = torchreport.extra_columns(torch.run, result.precision) if torch else ()
+        for renderable in result.renderables(extra):
+            console.print(renderable)
+        console.print()
+        for renderable in numeric.renderables(torch.torch_grad_cells() if torch else None):
+            console.print(renderable)
+        if torch is not None:
+            for renderable in torch.renderables(with_tables=False):
+                console.print(renderable)
+    reported.wrote_document = True
+    for check in (numeric, torch):
+        err = check.error() if check is not None else None
+        if err is not None:
+            raise err
 
 
 @app.command("eval", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -581,9 +557,9 @@ def draw_command(
     """
     from circuit_backprop import draw
 
-    def show(console: Console, trace: Any) -> None:
-        draw.draw(console, trace, fmt_name=fmt_name, output=output, around=around, depth=depth,
-                  limit=max_nodes, precision=precision)
+    def show(console: Console, result: Any) -> None:
+        draw.draw(console, result.trace, fmt_name=fmt_name, output=output, around=around,
+                  depth=depth, limit=max_nodes, precision=precision)
 
     _run(ctx, set_values, gradients=not forward_only, as_json=False, precision=precision,
          show=show)
@@ -602,8 +578,8 @@ def torch_command(
     """
     from circuit_backprop.torchscript import script
 
-    def show(console: Console, trace: Any) -> None:
-        console.file.write(script(trace))
+    def show(console: Console, result: Any) -> None:
+        console.file.write(script(result.trace))
 
     _run(ctx, set_values, gradients=False, as_json=False, precision=6, show=show)
 
@@ -632,9 +608,9 @@ def plot_command(
     """
     from circuit_backprop import plot
 
-    def show(console: Console, trace: Any) -> None:
+    def show(console: Console, result: Any) -> None:
         lo, hi = plot.parse_range(range_text) if range_text else (None, None)
-        data = plot.sample(trace, wrt, lo, hi, points)
+        data = plot.sample(result.trace, wrt, lo, hi, points)
         if output:
             plot.save(data, output)
         if as_json:

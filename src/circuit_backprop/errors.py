@@ -1,14 +1,22 @@
-"""Errors a user can cause, each with the exit code the command line gives it.
+"""Errors a user can cause: a small hierarchy that the library raises and the CLI prints.
 
-The engine and the parser raise these; only the CLI turns them into messages and exit codes.
+    CircuitError            (exit 2 unless said otherwise)
+    ├── UsageError          bad use: inputs, options, files
+    ├── SourceError         the program text: line, column and the line with a caret
+    └── EvalError           a math error in one gate (exit 1): the gate, its source and inputs
+
+`str(err)` is exactly the message the command line prints after "error: ", so a notebook user
+and a terminal user read the same words. `err.to_json()` is the `--json` error object.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 EXIT_EVAL = 1  # a math error while evaluating: log of a negative, division by zero, ...
 EXIT_USAGE = 2  # bad source text, unknown names, bad inputs, unreadable files
+QUOTED_LINE_LIMIT = 200  # a quoted source line is cut to this many characters around the caret
 
 
 def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
@@ -19,18 +27,45 @@ def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6
 
 
 class CircuitError(Exception):
-    """Base class: a message for the user, and an exit code."""
+    """Base class: a message for the user, details (hints), and an exit code."""
 
     exit_code = EXIT_USAGE
+    kind = "usage"  # the `--json` error object's "kind"
 
     def __init__(self, message: str, details: list[str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        self.origin = ""  # the file the program came from, when there is one
+
+    def where(self) -> tuple[int, int] | None:
+        """(line, column) in the program, where the error has a place."""
+        return None
+
+    def context_lines(self) -> list[str]:
+        """What follows the message: where it happened (hints come after)."""
+        return []
+
+    def lines(self) -> list[str]:
+        return [self.message, *self.context_lines(), *(f"  {d}" for d in self.details)]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` error document: {"schema": 1, "error": {...}}."""
+        line, column = self.where() or (None, None)
+        return {"schema": 1, "error": {
+            "kind": self.kind, "message": self.message, "line": line, "column": column,
+            "details": list(self.details),
+        }}
+
+    def _file_prefix(self) -> str:
+        return f"{self.origin}:" if self.origin and not self.origin.startswith("<") else ""
 
 
 class UsageError(CircuitError):
-    """Bad command-line use: inputs, options, files."""
+    """Bad use: inputs, options, files."""
 
 
 @dataclass
@@ -43,6 +78,8 @@ class SourcePosition:
 class SourceError(CircuitError):
     """A problem in the program text, pointing at line:column with a caret."""
 
+    kind = "syntax"
+
     def __init__(
         self,
         message: str,
@@ -51,6 +88,35 @@ class SourceError(CircuitError):
     ) -> None:
         super().__init__(message, details)
         self.position = position
+
+    @property
+    def line(self) -> int | None:
+        return self.position.line if self.position else None
+
+    @property
+    def column(self) -> int | None:
+        return self.position.column if self.position else None
+
+    def where(self) -> tuple[int, int] | None:
+        return (self.position.line, self.position.column) if self.position else None
+
+    def context_lines(self) -> list[str]:
+        pos = self.position
+        if pos is None:
+            return []
+        prefix = self._file_prefix()
+        if prefix:
+            at = f"  --> {prefix}{pos.line}:{pos.column}"
+        else:
+            at = f"  --> {pos.line}:{pos.column} (line {pos.line}, column {pos.column})"
+        text = pos.line_text.expandtabs(1)
+        caret_at = pos.column
+        if len(text) > QUOTED_LINE_LIMIT:  # keep a huge one-line program to one short screen
+            lo = max(0, pos.column - QUOTED_LINE_LIMIT // 2)
+            text = text[lo : lo + QUOTED_LINE_LIMIT]
+            caret_at = pos.column - lo
+        gutter = str(pos.line)
+        return [at, f"  {gutter} | {text}", f"  {' ' * len(gutter)} | {' ' * (caret_at - 1)}^"]
 
 
 @dataclass
@@ -69,7 +135,31 @@ class EvalError(CircuitError):
     """A math error in one gate: a value or a needed gradient that is not a finite number."""
 
     exit_code = EXIT_EVAL
+    kind = "math"
 
     def __init__(self, message: str, failure: GateFailure) -> None:
         super().__init__(message)
         self.failure = failure
+
+    @property
+    def gate(self) -> str:
+        return self.failure.label
+
+    @property
+    def source(self) -> str:
+        return self.failure.source
+
+    @property
+    def inputs(self) -> list[tuple[str, float]]:
+        return self.failure.inputs
+
+    def where(self) -> tuple[int, int] | None:
+        return (self.failure.line, self.failure.column)
+
+    def context_lines(self) -> list[str]:
+        f = self.failure
+        lines = [f"  in gate {f.label}: {f.source}  (at {self._file_prefix()}{f.line}:{f.column})"]
+        if f.inputs:
+            lines.append("  its inputs: " + ", ".join(f"{label} = {value!r}"
+                                                       for label, value in f.inputs))
+        return lines

@@ -206,38 +206,48 @@ def summary_nodes(graph: Graph) -> list[int]:
     return inputs + named
 
 
-def print_eval(console: Console, trace: Trace, precision: int,
-               extra: tuple[Extra, ...] = ()) -> None:
-    console.print(forward_table(trace, precision, *extra[:1]))
-    _print_output(console, trace, precision)
+def eval_view(trace: Trace, precision: int, extra: tuple[Extra, ...] = ()) -> list[Any]:
+    """What `eval` shows: the forward table and the output's value."""
+    return [forward_table(trace, precision, *extra[:1]), output_line(trace, precision)]
 
 
-def print_backward(console: Console, trace: Trace, precision: int,
-                   extra: tuple[Extra, ...] = ()) -> None:
-    """`extra`: columns for the forward, backward and gradient tables, in that order."""
+def backward_view(trace: Trace, precision: int, extra: tuple[Extra, ...] = ()) -> list[Any]:
+    """What `backward` shows: the forward, backward and gradient tables, the output and ∇.
+    `extra`: columns for the three tables, in that order."""
     forward_x, backward_x, gradient_x = (*extra, None, None, None)[:3]
-    console.print(forward_table(trace, precision, forward_x))
-    console.print()
-    console.print(backward_table(trace, precision, backward_x))
-    console.print()
-    console.print(gradient_table(trace, precision, gradient_x))
-    _print_output(console, trace, precision)
+    shown: list[Any] = [
+        forward_table(trace, precision, forward_x), Text(""),
+        backward_table(trace, precision, backward_x), Text(""),
+        gradient_table(trace, precision, gradient_x), output_line(trace, precision),
+    ]
     graph = trace.graph
     fname = graph.label(graph.output)
     names = list(graph.inputs)
     if names:
         grads = ", ".join(fmt(trace.grads[graph.inputs[n]], precision) for n in names)
         parts = ", ".join(f"∂{fname}/∂{n}" for n in names)
-        console.print(Text.assemble("∇", fname, " = [", parts, "] = [",
-                                    (grads, GRAD_STYLE), "]"))
+        shown.append(Text.assemble("∇", fname, " = [", parts, "] = [", (grads, GRAD_STYLE), "]"))
+    return shown
 
 
-def _print_output(console: Console, trace: Trace, precision: int) -> None:
+def print_eval(console: Console, trace: Trace, precision: int,
+               extra: tuple[Extra, ...] = ()) -> None:
+    for renderable in eval_view(trace, precision, extra):
+        console.print(renderable)
+
+
+def print_backward(console: Console, trace: Trace, precision: int,
+                   extra: tuple[Extra, ...] = ()) -> None:
+    for renderable in backward_view(trace, precision, extra):
+        console.print(renderable)
+
+
+def output_line(trace: Trace, precision: int) -> Text:
     graph = trace.graph
-    console.print(Text.assemble(
+    return Text.assemble(
         (graph.label(graph.output), "bold"), " = ",
         (fmt(trace.output_value, precision), "bold " + VALUE_STYLE),
-    ))
+    )
 
 
 # --- JSON (schema 1) --------------------------------------------------------------------------
@@ -495,6 +505,11 @@ TOP_GATES = 10
 
 
 def print_summary(console: Console, trace: Trace, precision: int) -> None:
+    for renderable in summary_view(trace, precision):
+        console.print(renderable)
+
+
+def summary_view(trace: Trace, precision: int) -> list[Any]:
     """Counts per op, the output, the inputs (with their gradients), the top gates by |gradient|,
     and how to see everything."""
     import heapq
@@ -503,12 +518,12 @@ def print_summary(console: Console, trace: Trace, precision: int) -> None:
     graph = trace.graph
     n = len(graph)
     counts = Counter(graph.ops)
-    console.print(
+    shown: list[Any] = [Text.from_markup(
         f"[bold]{n:,} nodes[/]: {n - counts[INPUT] - counts[CONST]:,} gates, "
         f"{counts[INPUT]:,} input{'s' if counts[INPUT] != 1 else ''}, "
         f"{counts[CONST]:,} constant{'s' if counts[CONST] != 1 else ''}. "
         f"Too many to list one by one (more than {TABLE_LIMIT}): a summary follows."
-    )
+    )]
     ops = Table(title="Gates per op", title_justify="left")
     ops.add_column("op")
     ops.add_column("symbol", justify="center")
@@ -516,7 +531,7 @@ def print_summary(console: Console, trace: Trace, precision: int) -> None:
     for kind, count in counts.most_common():
         if kind not in (INPUT, CONST):
             ops.add_row(kind, graph.op_or_none(kind).symbol, f"{count:,}")
-    console.print(ops)
+    shown.append(ops)
     backward = trace.grads is not None
     fname = graph.label(graph.output)
     names = list(graph.inputs)
@@ -533,7 +548,7 @@ def print_summary(console: Console, trace: Trace, precision: int) -> None:
         if backward:
             row.append(_styled(fmt(trace.grads[node], precision), GRAD_STYLE))
         inputs.add_row(*row)
-    console.print(inputs)
+    shown.append(inputs)
     if backward:
         grads, kinds = trace.grads, graph.ops
         gates = heapq.nlargest(
@@ -548,6 +563,7 @@ def print_summary(console: Console, trace: Trace, precision: int) -> None:
             top.add_row(str(i), graph.label(i), symbol(graph, i), graph.source(i, 40),
                         _styled(fmt(trace.values[i], precision), VALUE_STYLE),
                         _styled(fmt(trace.grads[i], precision), GRAD_STYLE))
-        console.print(top)
-    _print_output(console, trace, precision)
-    console.print("Every gate, row by row: add --all (long), or --json for scripts.")
+        shown.append(top)
+    shown.append(output_line(trace, precision))
+    shown.append(Text("Every gate, row by row: add --all (long), or --json for scripts."))
+    return shown

@@ -291,16 +291,22 @@ def extra_columns(result: TorchRun, precision: int) -> tuple[Extra, ...]:
     return columns(result.check, precision) if result.check is not None else ()
 
 
-def print_after(console: Console, result: TorchRun, precision: int) -> None:
+def after_view(result: TorchRun, precision: int) -> list[Any]:
     """What follows the engine's tables: the check's summary line, the autograd table."""
+    shown: list[Any] = []
     if result.check is not None:
-        console.print(summary(result.check, result.trace))
+        shown.append(summary(result.check, result.trace))
     if result.behaviour is not None:
         if result.check is not None:
-            console.print()
-        console.print(behaviour_table(result.behaviour, result.trace, precision))
-        for line in behaviour_lines(result.behaviour, result.trace, precision):
-            console.print(line)
+            shown.append(Text(""))
+        shown.append(behaviour_table(result.behaviour, result.trace, precision))
+        shown += behaviour_lines(result.behaviour, result.trace, precision)
+    return shown
+
+
+def print_after(console: Console, result: TorchRun, precision: int) -> None:
+    for renderable in after_view(result, precision):
+        console.print(renderable)
 
 
 def failure(result: TorchRun) -> TorchDisagrees | None:

@@ -220,31 +220,42 @@ def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
         yield stage
 
 
+def step_lines(trace: Trace, precision: int) -> list[Text]:
+    """Both passes as lines of text (the walkthrough without pauses)."""
+    return [line for line, _ in _stages(trace, precision)]
+
+
 def print_steps(console: Console, trace: Trace, precision: int, pause: bool = False,
                 read: Callable[[str], str] | None = None) -> None:
-    """Both passes (forward only after `eval`), one stage at a time, in order."""
+    """Both passes (forward only after `eval`), one stage at a time, in order; with `pause`,
+    waiting for Enter after each stage."""
+    wait = _Pauser(console, pause, read)
+    for line, is_stage in _stages(trace, precision):
+        console.print(line, soft_wrap=True)
+        if is_stage:
+            wait()
+
+
+def _stages(trace: Trace, precision: int) -> Iterator[tuple[Text, bool]]:
+    """Each line of the walkthrough, and whether it ends a stage (where --pause waits)."""
     graph = trace.graph
     out = graph.label(graph.output)
-    wait = _Pauser(console, pause, read)
-    console.print(Text("Forward pass, one stage at a time (left to right)", style="bold underline"))
+    yield Text("Forward pass, one stage at a time (left to right)", style="bold underline"), False
     for k, stage in enumerate(forward_steps(trace, precision), 1):
-        console.print(Text.assemble(f"{k:>3}. ", stage), soft_wrap=True)
-        wait()
+        yield Text.assemble(f"{k:>3}. ", stage), True
     result = Text.assemble((out, "bold"), " = ",
                            (fmt(trace.output_value, precision), "bold " + VALUE_STYLE))
     if trace.grads is None:
-        console.print(result)
+        yield result, False
         return
-    console.print()
-    console.print(Text("Backward pass, one gate at a time (right to left): "
-                       "upstream × local = what the gate sends down each input wire",
-                       style="bold underline"))
+    yield Text(""), False
+    yield Text("Backward pass, one gate at a time (right to left): "
+               "upstream × local = what the gate sends down each input wire",
+               style="bold underline"), False
     for k, stage in enumerate(backward_steps(trace, precision), 1):
-        console.print(Text.assemble(f"{k:>3}. ", stage), soft_wrap=True)
-        wait()
-    console.print(result)
+        yield Text.assemble(f"{k:>3}. ", stage), True
+    yield result, False
     if graph.inputs:
         names = ", ".join(f"∂{out}/∂{n}" for n in graph.inputs)
         grads = ", ".join(fmt(trace.grads[i], precision) for i in graph.inputs.values())
-        console.print(Text.assemble(f"∇{out} = [{names}] = [", (grads, GRAD_STYLE), "]"))
-
+        yield Text.assemble(f"∇{out} = [{names}] = [", (grads, GRAD_STYLE), "]"), False

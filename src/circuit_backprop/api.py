@@ -1,0 +1,555 @@
+"""The Python API: a circuit, its forward and backward passes, and the checks, as objects.
+
+    import circuit_backprop as cb
+
+    c = cb.Circuit("q = x + 2*y; f = q*z")
+    r = c.backward(x=3, y=-4, z=19)
+    r.value, r.grad["x"], r.grad["q"]        # -95.0, 19.0, 19.0
+    r.check_torch().ok                        # PyTorch agrees on every gate
+
+Everything the command line does goes through here: the CLI only reads arguments and prints.
+Nothing here prints; results display themselves in Jupyter (`_repr_html_`) and in a terminal
+(`rich.print(r)`, through `__rich__`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from circuit_backprop.errors import CircuitError, UsageError, close_matches
+from circuit_backprop.graph import Graph
+from circuit_backprop.options import (
+    NUMERIC_ATOL,
+    NUMERIC_EPS,
+    NUMERIC_RTOL,
+    TORCH_ATOL,
+    TORCH_RTOL,
+    TorchOptions,
+)
+
+DEFAULT_PRECISION = 6  # significant digits in tables
+
+
+# --- reading programs -----------------------------------------------------------------------
+
+
+def read_file(path: str | Path) -> str:
+    """A program file's text (UTF-8, a BOM dropped); a UsageError that says why it cannot be."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a circuit file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror or e}") from None
+    return decode(data, str(path))
+
+
+def decode(data: bytes, origin: str) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        message = f"{origin} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})"
+        raise UsageError(message) from None
+    return text.removeprefix("\ufeff")
+
+
+def _with_origin(err: CircuitError, origin: str) -> CircuitError:
+    err.origin = origin
+    return err
+
+
+# --- the circuit ----------------------------------------------------------------------------
+
+
+class Circuit:
+    """A program parsed into a gate graph, ready to run with any input values.
+
+    `source` is program text (`"q = x + 2*y; f = q*z"`, or a whole `.circ` file's text) or a
+    `Graph` built in Python. `expand=True` breaks every composite gate (each `def`, and built-ins
+    such as sigmoid) into primitive gates; a list of names expands only those.
+    """
+
+    def __init__(self, source: str | Graph, *, expand: bool | Sequence[str] = False,
+                 origin: str = "") -> None:
+        from circuit_backprop.parse import parse
+
+        self.origin = origin
+        try:
+            graph = source if isinstance(source, Graph) else parse(source)
+            if expand:
+                from circuit_backprop.composite import expand as expand_graph
+
+                graph = expand_graph(graph, None if expand is True else list(expand))
+        except CircuitError as err:
+            raise _with_origin(err, origin) from None
+        self.graph = graph
+
+    @classmethod
+    def load(cls, path: str | Path, *, expand: bool | Sequence[str] = False) -> Circuit:
+        """The circuit in a `.circ` file."""
+        return cls(read_file(path), expand=expand, origin=str(path))
+
+    @property
+    def inputs(self) -> dict[str, float | None]:
+        """Each input's name and its default value (None where the program gives none)."""
+        return {name: self.graph.defaults.get(name) for name in self.graph.inputs}
+
+    @property
+    def output(self) -> str:
+        return self.graph.label(self.graph.output)
+
+    def __len__(self) -> int:
+        return len(self.graph)
+
+    def __repr__(self) -> str:
+        inputs = ", ".join(name if value is None else f"{name}={value:g}"
+                           for name, value in self.inputs.items())
+        return f"<Circuit {self.output}({inputs}): {len(self.graph)} nodes>"
+
+    def values_for(self, given: Mapping[str, float] | None = None, /,
+                   **values: float) -> dict[str, float]:
+        """Every input's value: the given ones over the program's `input` defaults."""
+        return self.resolve_inputs({**(given or {}), **values})
+
+    def resolve_inputs(self, given: Mapping[str, Any], spelled: str = "") -> dict[str, float]:
+        """`values_for`, with names written as `spelled` + name in hints (the CLI: "--")."""
+        graph = self.graph
+        unknown = [name for name in given if name not in graph.inputs]
+        if unknown:
+            hints = [f"{spelled}{name}: did you mean {spelled}{close[0]}?" for name in unknown
+                     if (close := close_matches(name, list(graph.inputs)))]
+            raise UsageError(
+                f"unknown input{'s' if len(unknown) > 1 else ''} "
+                + ", ".join(f"'{n}'" for n in unknown)
+                + f"; this circuit's inputs are: {', '.join(graph.inputs) or 'none'}",
+                hints,
+            )
+        merged: dict[str, float] = dict(graph.defaults)
+        for name, value in given.items():
+            merged[name] = _finite(name, value)
+        missing = [name for name in graph.inputs if name not in merged]
+        if missing:
+            raise UsageError(
+                "missing value for input" + ("s " if len(missing) > 1 else " ")
+                + ", ".join(f"'{n}'" for n in missing),
+                ["give " + " ".join(f"--{n} VALUE" for n in missing)
+                 + ", or a default in the program: input NAME = VALUE"],
+            )
+        return {name: merged[name] for name in graph.inputs}
+
+    def eval(self, given: Mapping[str, float] | None = None, /, **values: float) -> Result:
+        """The forward pass: every gate's value. Values may also come as a dict (for input
+        names that are not Python identifiers or clash with a keyword)."""
+        return self._run(self.values_for(given, **values), gradients=False)
+
+    def backward(self, given: Mapping[str, float] | None = None, /, **values: float) -> Result:
+        """The forward and the backward pass: every value, local gradient and ∂output/∂node."""
+        return self._run(self.values_for(given, **values), gradients=True)
+
+    def _run(self, inputs: dict[str, float], gradients: bool) -> Result:
+        from circuit_backprop import engine
+
+        try:
+            trace = engine.run(self.graph, inputs, gradients=gradients)
+        except CircuitError as err:
+            raise _with_origin(err, self.origin) from None
+        return Result(self, trace, inputs)
+
+    def draw(self, given: Mapping[str, float] | None = None, /, *, forward_only: bool = False,
+             around: str | None = None, depth: int | None = None, max_nodes: int | None = None,
+             precision: int = 4, **values: float) -> Drawing:
+        """The circuit as a diagram (values green, gradients red); displays as SVG in Jupyter."""
+        run = self.eval if forward_only else self.backward
+        return run(given, **values).draw(around=around, depth=depth, max_nodes=max_nodes,
+                                         precision=precision)
+
+    def torch_program(self, given: Mapping[str, float] | None = None, /,
+                      **values: float) -> str:
+        """The circuit as a standalone PyTorch program (`circuit torch`); needs no torch."""
+        from circuit_backprop.torchscript import script
+
+        return script(self.eval(given, **values).trace)
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"the value for '{name}' is not a number: {value!r}") from None
+    value = float(value)
+    if not math.isfinite(value):
+        raise UsageError(f"the value for '{name}' must be a finite number, got {value!r}")
+    return value
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One node of a run, as the JSON's `gates` entries: an input, a constant or a gate.
+
+    `inputs` are node ids (`input_labels` says them as the tables do); `local[k]` and
+    `downstream[k]` belong to input k, None on a wire that carries no gradient.
+    """
+
+    id: int
+    name: str | None
+    label: str
+    op: str
+    inputs: tuple[int, ...]
+    input_labels: tuple[str, ...]
+    value: float
+    grad: float | None
+    local: tuple[float | None, ...] | None
+    downstream: tuple[float | None, ...] | None
+    source: str
+    line: int
+    column: int
+    note: str | None
+
+
+@dataclass
+class Result:
+    """One run of a circuit: every node's value (and, after `backward`, its gradient)."""
+
+    circuit: Circuit
+    trace: Any  # engine.Trace
+    inputs: dict[str, float]
+    precision: int = DEFAULT_PRECISION  # for display only
+    _gates: list[Gate] | None = field(default=None, repr=False)
+
+    @property
+    def graph(self) -> Graph:
+        return self.trace.graph
+
+    @property
+    def output(self) -> str:
+        return self.graph.label(self.graph.output)
+
+    @property
+    def value(self) -> float:
+        """The output's value."""
+        return self.trace.output_value
+
+    @property
+    def has_gradients(self) -> bool:
+        return self.trace.grads is not None
+
+    @property
+    def values(self) -> dict[str, float]:
+        """The value of every input and named gate."""
+        return {self.graph.label(n): self.trace.values[n] for n in self._named()}
+
+    @property
+    def grad(self) -> dict[str, float]:
+        """∂output/∂ every input and every named gate (after `backward`)."""
+        if self.trace.grads is None:
+            raise UsageError("no gradients after eval(): run circuit.backward(...)")
+        return {self.graph.label(n): self.trace.grads[n] for n in self._named()}
+
+    def _named(self) -> list[int]:
+        from circuit_backprop.report import summary_nodes
+
+        return summary_nodes(self.graph)
+
+    @property
+    def gates(self) -> list[Gate]:
+        """One record per node, in topological order (a gate's inputs come before it)."""
+        if self._gates is None:
+            self._gates = [self._gate(node) for node in range(len(self.graph))]
+        return self._gates
+
+    def _gate(self, node: int) -> Gate:
+        graph, trace = self.graph, self.trace
+        line, column = graph.position(node)
+        backward = trace.grads is not None
+        args = graph.args[node]
+        local = trace.local[node] if backward else None
+        return Gate(
+            id=node, name=graph.names[node], label=graph.label(node), op=graph.ops[node],
+            inputs=tuple(args), input_labels=tuple(graph.label(i) for i in args),
+            value=trace.values[node],
+            grad=trace.grads[node] if backward else None,
+            local=(tuple(local) if local is not None else (None,) * len(args)) if backward
+            else None,
+            downstream=tuple(trace.downstream(node)) if backward else None,
+            source=graph.source(node), line=line, column=column, note=trace.kink(node),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Exactly the document that `circuit eval|backward ... --json` prints."""
+        from circuit_backprop import report
+
+        return report.to_json(self.trace, self.inputs)
+
+    def check_torch(self, rtol: float = TORCH_RTOL, atol: float = TORCH_ATOL) -> TorchReport:
+        """Rebuild the circuit in PyTorch (float64) and compare every gate's value (and
+        gradient, after `backward`). Needs torch; raises TorchMissing (a UsageError) without."""
+        return self.torch_experiment(TorchOptions(check=True, rtol=rtol, atol=atol))
+
+    def torch_experiment(self, options: TorchOptions) -> TorchReport:
+        """Any of the torch experiments (`--check-torch`, `--requires-grad`, `--passes`, ...)."""
+        from circuit_backprop import torchreport
+
+        return TorchReport(self, torchreport.run(self.trace, options))
+
+    def check_numeric(self, eps: float = NUMERIC_EPS, atol: float = NUMERIC_ATOL,
+                      rtol: float = NUMERIC_RTOL) -> NumericReport:
+        """Compare ∂output/∂node of every input and named gate with central differences."""
+        from circuit_backprop import engine, numeric
+
+        trace = self.trace
+        if trace.grads is None:
+            trace = engine.backward(engine.Trace(trace.graph, trace.values, trace.depends))
+        return NumericReport(self, numeric.check(trace, eps, atol, rtol), trace)
+
+    def draw(self, *, around: str | None = None, depth: int | None = None,
+             max_nodes: int | None = None, precision: int = 4) -> Drawing:
+        from circuit_backprop import draw
+
+        limit = draw.MAX_NODES if max_nodes is None else max_nodes
+        return Drawing(draw.select(self.trace, around, depth, limit), precision)
+
+    def steps(self) -> Steps:
+        """The staged walkthrough (`--steps`): both passes, one stage at a time."""
+        return Steps(self)
+
+    def renderables(self, extra: tuple[Any, ...] = ()) -> list[Any]:
+        from circuit_backprop import report
+
+        if len(self.graph) > report.TABLE_LIMIT:
+            return report.summary_view(self.trace, self.precision)
+        if self.has_gradients:
+            return report.backward_view(self.trace, self.precision, extra)
+        return report.eval_view(self.trace, self.precision, extra)
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        return Group(*self.renderables())
+
+    def _repr_html_(self) -> str:
+        return html_of(self)
+
+    def __repr__(self) -> str:
+        kind = "backward" if self.has_gradients else "eval"
+        grads = f", grad={self.grad!r}" if self.has_gradients else ""
+        return f"<Result of {kind}: {self.output} = {self.value!r}{grads}>"
+
+
+@dataclass
+class TorchReport:
+    """What PyTorch said: per-gate verdicts (`gates`), `ok`, `max_rel_error`, and autograd's
+    behaviour when asked. Displays as the tables with a torch column."""
+
+    result: Result
+    run: Any  # torchreport.TorchRun
+
+    @property
+    def ok(self) -> bool:
+        return self.run.ok
+
+    @property
+    def check(self) -> Any:
+        return self.run.check
+
+    @property
+    def version(self) -> str | None:
+        return self.run.check.version if self.run.check is not None else None
+
+    @property
+    def max_rel_error(self) -> float:
+        return self.run.check.max_rel_error if self.run.check is not None else 0.0
+
+    @property
+    def gates(self) -> list[Any]:
+        return self.run.check.gates if self.run.check is not None else []
+
+    @property
+    def disagree(self) -> list[str]:
+        """The labels of the gates where torch and the engine disagree."""
+        if self.run.check is None:
+            return []
+        return [self.result.graph.label(g.node) for g in self.run.check.disagreeing]
+
+    def torch_grad_cells(self) -> dict[int, Any] | None:
+        """torch's ∂f/∂node, as cells for the numeric check's table."""
+        from circuit_backprop import numeric
+
+        return numeric._torch_grads(self.run, self.result.precision)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `"torch"` (and `"autograd"`) objects that `--json` adds."""
+        from circuit_backprop import torchreport
+
+        return torchreport.to_json(self.run)
+
+    def error(self) -> CircuitError | None:
+        """The error the command line exits with (1) when torch disagrees, or None."""
+        from circuit_backprop import torchreport
+
+        return torchreport.failure(self.run)
+
+    def renderables(self, with_tables: bool = True) -> list[Any]:
+        from circuit_backprop import torchreport
+
+        shown = []
+        if with_tables and (self.run.check is not None or self.run.behaviour is None):
+            shown += self.result.renderables(torchreport.extra_columns(self.run,
+                                                                       self.result.precision))
+        return shown + torchreport.after_view(self.run, self.result.precision)
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        return Group(*self.renderables())
+
+    def _repr_html_(self) -> str:
+        return html_of(self)
+
+    def __repr__(self) -> str:
+        return f"<TorchReport ok={self.ok} max_rel_error={self.max_rel_error:.3g}>"
+
+
+@dataclass
+class NumericReport:
+    """Central differences against the engine's gradients, node by node."""
+
+    result: Result
+    check: Any  # numeric.NumericCheck
+    trace: Any  # the trace checked (with gradients)
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok
+
+    @property
+    def nodes(self) -> list[Any]:
+        return self.check.nodes
+
+    @property
+    def max_rel_error(self) -> float:
+        return self.check.max_rel_error
+
+    @property
+    def numeric(self) -> dict[str, float | None]:
+        """The central difference for each checked node, by label."""
+        return {self.result.graph.label(c.node): c.numeric for c in self.check.nodes}
+
+    def to_json(self) -> dict[str, Any]:
+        from circuit_backprop import numeric
+
+        return {"numeric": numeric.to_json(self.check)}
+
+    def error(self) -> CircuitError | None:
+        from circuit_backprop import numeric
+
+        return numeric.failure(self.check, self.trace)
+
+    def renderables(self, torch_grads: Any = None) -> list[Any]:
+        from circuit_backprop import numeric
+
+        precision = self.result.precision
+        return [numeric.table(self.check, self.trace, precision, torch_grads),
+                numeric.summary(self.check, self.trace)]
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        return Group(*self.renderables())
+
+    def _repr_html_(self) -> str:
+        return html_of(self)
+
+    def __repr__(self) -> str:
+        return f"<NumericReport ok={self.ok} max_rel_error={self.max_rel_error:.3g}>"
+
+
+@dataclass
+class Drawing:
+    """A circuit diagram: `svg()` (Graphviz), `dot()` text, or the terminal drawing
+    (`rich.print(d)`). Displays as SVG in Jupyter."""
+
+    selection: Any  # draw.Drawing
+    precision: int = 4
+
+    def dot(self) -> str:
+        from circuit_backprop import draw
+
+        return draw.to_dot(self.selection, self.precision)
+
+    def svg(self) -> str:
+        from circuit_backprop import draw
+
+        return draw.render(self.dot(), "svg", None).decode()
+
+    def text(self) -> str:
+        from circuit_backprop import draw
+
+        return draw.text_drawing(self.selection, self.precision).plain
+
+    def save(self, path: str | Path, format: str | None = None) -> Path:
+        """Write the drawing; the format comes from the extension (.svg .png .dot .txt)."""
+        from circuit_backprop import draw
+
+        path = Path(path)
+        kind = draw.infer_format(format, str(path))
+        if kind in ("svg", "png"):
+            draw.render(self.dot(), kind, path)
+        else:
+            draw.write_text(str(path), self.dot() if kind == "dot" else self.text())
+        return path
+
+    def _repr_svg_(self) -> str:
+        return self.svg()
+
+    def __rich__(self) -> Any:
+        from circuit_backprop import draw
+
+        return draw.text_drawing(self.selection, self.precision)
+
+
+@dataclass
+class Steps:
+    """The staged walkthrough of a result: forward stages, then backward chain-rule steps."""
+
+    result: Result
+
+    def lines(self) -> list[Any]:
+        from circuit_backprop import walkthrough
+
+        return walkthrough.step_lines(self.result.trace, self.result.precision)
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        return Group(*self.lines())
+
+    def __str__(self) -> str:
+        return "\n".join(line.plain for line in self.lines())
+
+    def _repr_html_(self) -> str:
+        return html_of(self)
+
+
+def html_of(renderable: Any, width: int = 120) -> str:
+    """A rich renderable as HTML (inline styles, monospace), for Jupyter."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(record=True, file=io.StringIO(), width=width, force_terminal=True,
+                      color_system="truecolor", highlight=False, emoji=False)
+    console.print(renderable)
+    return console.export_html(inline_styles=True, code_format=(
+        '<pre style="font-family: Menlo, Consolas, \'DejaVu Sans Mono\', monospace; '
+        'line-height: 1.25; font-size: 12px">{code}</pre>'))
