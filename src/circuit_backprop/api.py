@@ -296,6 +296,18 @@ class Result:
         gradient, after `backward`). Needs torch; raises TorchMissing (a UsageError) without."""
         return self.torch_experiment(TorchOptions(check=True, rtol=rtol, atol=atol))
 
+    def autograd(self, requires_grad: Sequence[str] | None = None, passes: int = 1,
+                 zero_grad: bool = False, retain_graph: bool = True, rtol: float = TORCH_RTOL,
+                 atol: float = TORCH_ATOL) -> TorchReport:
+        """Autograd's behaviour, as in the seed notebook: which nodes require grad (None:
+        every input; a named gate becomes a leaf), how many backward passes, whether `.grad` is
+        reset between them. The engine predicts every `.grad`; torch runs and confirms it."""
+        options = TorchOptions(False, rtol, atol, list(requires_grad) if requires_grad is not None
+                               else None, passes, zero_grad, retain_graph)
+        if not options.behaviour:  # (the defaults, asked for explicitly)
+            options.requires_grad = list(self.graph.inputs)
+        return self.torch_experiment(options)
+
     def torch_experiment(self, options: TorchOptions) -> TorchReport:
         """Any of the torch experiments (`--check-torch`, `--requires-grad`, `--passes`, ...)."""
         from circuit_backprop import torchreport
@@ -373,6 +385,18 @@ class TorchReport:
     @property
     def gates(self) -> list[Any]:
         return self.run.check.gates if self.run.check is not None else []
+
+    @property
+    def grads(self) -> dict[str, float | None]:
+        """torch's `.grad` of every input and named gate (None where torch keeps none)."""
+        graph = self.result.graph
+        if self.run.behaviour is not None:
+            return {graph.label(n.node): n.grad for n in self.run.behaviour.nodes}
+        check = self.run.check
+        if check is None or not check.gradients:
+            return {}
+        shown = set(self.result._named())
+        return {graph.label(g.node): g.grad for g in check.gates if g.node in shown}
 
     @property
     def disagree(self) -> list[str]:
