@@ -395,8 +395,7 @@ class TorchReport:
         check = self.run.check
         if check is None or not check.gradients:
             return {}
-        shown = set(self.result._named())
-        return {graph.label(g.node): g.grad for g in check.gates if g.node in shown}
+        return {graph.label(node): check.gates[node].grad for node in self.result._named()}
 
     @property
     def disagree(self) -> list[str]:
@@ -536,6 +535,9 @@ class Drawing:
     def _repr_svg_(self) -> str:
         return self.svg()
 
+    def __repr__(self) -> str:
+        return f"<Drawing of {len(self.selection.nodes)} nodes>"
+
     def __rich__(self) -> Any:
         from circuit_backprop import draw
 
@@ -571,8 +573,10 @@ def html_of(renderable: Any, width: int = 120) -> str:
 
     from rich.console import Console
 
+    # (force_jupyter=False: in a notebook, rich would otherwise display what it prints)
     console = Console(record=True, file=io.StringIO(), width=width, force_terminal=True,
-                      color_system="truecolor", highlight=False, emoji=False)
+                      force_jupyter=False, color_system="truecolor", highlight=False,
+                      emoji=False)
     console.print(renderable)
     return console.export_html(inline_styles=True, code_format=(
         '<pre style="font-family: Menlo, Consolas, \'DejaVu Sans Mono\', monospace; '
