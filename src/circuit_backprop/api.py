@@ -193,6 +193,21 @@ def _finite(name: str, value: Any) -> float:
 # --- results --------------------------------------------------------------------------------
 
 
+class Displayable:
+    """Shows itself as its `renderables()`: in a terminal (`rich.print`) and in Jupyter (HTML)."""
+
+    def renderables(self) -> list[Any]:
+        raise NotImplementedError
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+
+        return Group(*self.renderables())
+
+    def _repr_html_(self) -> str:
+        return html_of(self)
+
+
 @dataclass(frozen=True)
 class Gate:
     """One node of a run, as the JSON's `gates` entries: an input, a constant or a gate.
@@ -218,7 +233,7 @@ class Gate:
 
 
 @dataclass
-class Result:
+class Result(Displayable):
     """One run of a circuit: every node's value (and, after `backward`, its gradient)."""
 
     circuit: Circuit
@@ -344,14 +359,6 @@ class Result:
             return report.backward_view(self.trace, self.precision, extra)
         return report.eval_view(self.trace, self.precision, extra)
 
-    def __rich__(self) -> Any:
-        from rich.console import Group
-
-        return Group(*self.renderables())
-
-    def _repr_html_(self) -> str:
-        return html_of(self)
-
     def __repr__(self) -> str:
         kind = "backward" if self.has_gradients else "eval"
         grads = f", grad={self.grad!r}" if self.has_gradients else ""
@@ -359,7 +366,7 @@ class Result:
 
 
 @dataclass
-class TorchReport:
+class TorchReport(Displayable):
     """What PyTorch said: per-gate verdicts (`gates`), `ok`, `max_rel_error`, and autograd's
     behaviour when asked. Displays as the tables with a torch column."""
 
@@ -431,20 +438,12 @@ class TorchReport:
                                                                        self.result.precision))
         return shown + torchreport.after_view(self.run, self.result.precision)
 
-    def __rich__(self) -> Any:
-        from rich.console import Group
-
-        return Group(*self.renderables())
-
-    def _repr_html_(self) -> str:
-        return html_of(self)
-
     def __repr__(self) -> str:
         return f"<TorchReport ok={self.ok} max_rel_error={self.max_rel_error:.3g}>"
 
 
 @dataclass
-class NumericReport:
+class NumericReport(Displayable):
     """Central differences against the engine's gradients, node by node."""
 
     result: Result
@@ -484,14 +483,6 @@ class NumericReport:
         precision = self.result.precision
         return [numeric.table(self.check, self.trace, precision, torch_grads),
                 numeric.summary(self.check, self.trace)]
-
-    def __rich__(self) -> Any:
-        from rich.console import Group
-
-        return Group(*self.renderables())
-
-    def _repr_html_(self) -> str:
-        return html_of(self)
 
     def __repr__(self) -> str:
         return f"<NumericReport ok={self.ok} max_rel_error={self.max_rel_error:.3g}>"
@@ -545,26 +536,18 @@ class Drawing:
 
 
 @dataclass
-class Steps:
+class Steps(Displayable):
     """The staged walkthrough of a result: forward stages, then backward chain-rule steps."""
 
     result: Result
 
-    def lines(self) -> list[Any]:
+    def renderables(self) -> list[Any]:
         from circuit_backprop import walkthrough
 
         return walkthrough.step_lines(self.result.trace, self.result.precision)
 
-    def __rich__(self) -> Any:
-        from rich.console import Group
-
-        return Group(*self.lines())
-
     def __str__(self) -> str:
-        return "\n".join(line.plain for line in self.lines())
-
-    def _repr_html_(self) -> str:
-        return html_of(self)
+        return "\n".join(line.plain for line in self.renderables())
 
 
 def html_of(renderable: Any, width: int = 120) -> str:
