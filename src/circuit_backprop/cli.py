@@ -626,7 +626,7 @@ def plot_command(
         if output:
             console.print(f"wrote {output}")
 
-    _run(ctx, set_values, gradients=True, as_json=False, precision=precision, show=show)
+    _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision, show=show)
 
 
 PROGRESS_FROM = 1_000_000  # characters of source: about a second of work
