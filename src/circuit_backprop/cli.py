@@ -466,10 +466,7 @@ def _checks(console: Console, result: Any, torch_opts: Any, numeric_opts: Any, a
             raise err
 
 
-@app.command("eval", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
-             epilog=SOURCE_HELP)
-def eval_command(
-    ctx: typer.Context,
+def _pass_options(
     as_json: JsonOption = False,
     precision: PrecisionOption = 6,
     show_all: AllOption = False,
@@ -485,47 +482,64 @@ def eval_command(
     numeric_atol: NumericAtolOption = NUMERIC_ATOL,
     numeric_rtol: NumericRtolOption = NUMERIC_RTOL,
 ) -> None:
-    """Run the forward pass: every gate's value, left to right, then the output.
-
-    Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
-    """
-    _run(ctx, set_values, gradients=False, as_json=as_json, precision=precision,
-         steps=steps, pause=pause, torch_opts=TorchOptions(check_torch, rtol, atol),
-         expand=expand, show_all=show_all,
-         numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
+    """The options `eval` and `backward` share (declared once; see `_with_pass_options`)."""
 
 
-@app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
-             epilog=SOURCE_HELP)
-def backward_command(
-    ctx: typer.Context,
-    as_json: JsonOption = False,
-    precision: PrecisionOption = 6,
-    show_all: AllOption = False,
-    set_values: SetOption = None,  # type: ignore[assignment]
-    steps: StepsOption = False,
-    pause: PauseOption = False,
-    check_torch: CheckTorchOption = False,
-    rtol: RtolOption = TORCH_RTOL,
-    atol: AtolOption = TORCH_ATOL,
+def _autograd_options(
     requires_grad: RequiresGradOption = None,
     passes: PassesOption = 1,
     zero_grad: ZeroGradOption = False,
     no_retain_graph: NoRetainOption = False,
-    expand: ExpandOption = None,
-    check_numeric: CheckNumericOption = False,
-    eps: EpsOption = NUMERIC_EPS,
-    numeric_atol: NumericAtolOption = NUMERIC_ATOL,
-    numeric_rtol: NumericRtolOption = NUMERIC_RTOL,
 ) -> None:
+    """The options of `backward` alone: autograd's behaviour."""
+
+
+def _with_pass_options(*groups: Callable[..., None]) -> Callable[[Callable], Callable]:
+    """Declares a command's options as the parameters of `groups` after `ctx`: typer reads a
+    command's options from its signature and annotations, so they are set here, once."""
+    import inspect
+
+    def decorate(command: Callable) -> Callable:
+        own = list(inspect.signature(command).parameters.values())[:1]  # ctx
+        params = own + [p for g in groups for p in inspect.signature(g).parameters.values()]
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+@app.command("eval", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+@_with_pass_options(_pass_options)
+def eval_command(ctx: typer.Context, **options: Any) -> None:
+    """Run the forward pass: every gate's value, left to right, then the output.
+
+    Example: circuit eval "(x + 2*y)*z" --x 3 --y -4 --z 19
+    """
+    _pass(ctx, gradients=False, **options)
+
+
+@app.command("backward", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+@_with_pass_options(_pass_options, _autograd_options)
+def backward_command(ctx: typer.Context, **options: Any) -> None:
     """Run the forward and the backward pass: every gate's local gradient, upstream gradient and
     what it sends down each input wire, then ∂f/∂ every input and named gate.
 
     Example: circuit backward circuits/staged.circ --json
     """
+    _pass(ctx, gradients=True, **options)
+
+
+def _pass(ctx: typer.Context, gradients: bool, as_json: bool, precision: int, show_all: bool,
+          set_values: list[str], steps: bool, pause: bool, check_torch: bool, rtol: float,
+          atol: float, expand: str | None, check_numeric: bool, eps: float,
+          numeric_atol: float, numeric_rtol: float, requires_grad: list[str] | None = None,
+          passes: int = 1, zero_grad: bool = False, no_retain_graph: bool = False) -> None:
     torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
                               passes, zero_grad, not no_retain_graph)
-    _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision,
+    _run(ctx, set_values, gradients=gradients, as_json=as_json, precision=precision,
          steps=steps, pause=pause, torch_opts=torch_opts, expand=expand, show_all=show_all,
          numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
