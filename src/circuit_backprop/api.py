@@ -378,10 +378,6 @@ class TorchReport(Displayable):
         return self.run.ok
 
     @property
-    def check(self) -> Any:
-        return self.run.check
-
-    @property
     def version(self) -> str | None:
         return self.run.check.version if self.run.check is not None else None
 
