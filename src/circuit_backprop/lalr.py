@@ -8,9 +8,17 @@ most of the run. This driver runs the same table with:
 - one master regular expression built from Lark's own terminal definitions (so the grammar stays
   the single source of the token set), matched with `re.finditer`;
 - one plain loop over tokens: shift, or reduce and call the builder's method for the rule;
-- callbacks bound once per rule, receiving exactly the children Lark's tree builder would keep
+- callbacks made once per rule, receiving exactly the children Lark's tree builder would keep
   (anonymous tokens such as "+" dropped, `[x]` placeholders filled with None, `_rule` children
   spliced into their parent), so the builder reads like an ordinary Lark inline transformer.
+
+The parser holds no parse's state: each `parse` is handed a builder of its own (the callbacks are
+the builder class's functions, called with that builder), so one LeanParser serves every parse.
+What it does keep is a cache of recorded lines (see _segment), which depends only on the tables.
+
+tables_from_lark reads Lark's private API (its parse table, rules, terminals). So the Lark
+releases pyproject.toml admits are those on which tests/test_lalr_stock.py passes: random
+programs and broken ones give the same graphs and the same errors here as through stock Lark.
 
 Nothing here recurses: the parser's stack is a list, so a 100,000-deep expression is fine.
 """
@@ -148,21 +156,24 @@ def load_tables(path: str) -> Tables:
 
 
 class LeanParser:
-    def __init__(self, tables: Tables, builder: Any, segment_end: str = "_NL") -> None:
+    """Lark's tables, ready to drive builders of `builder_type`: its methods are looked up on
+    the class once, here, and called with the builder each `parse` is given."""
+
+    def __init__(self, tables: Tables, builder_type: type, segment_end: str = "_NL") -> None:
         self.start_state = tables.start_state
         self.end_state = tables.end_state
-        self.builder = builder
         self.lexer = re.compile(tables.lexer, re.DOTALL)
         self.keywords = tables.keywords
         self.kept_terminals = set(tables.kept)
         self.segment_end = segment_end
         self.segments: dict[tuple, _Segment] = {}  # see _segment
-        reducers = [(r.size, r.origin, *self._reducer(r)) for r in tables.rules]
+        reducers = [(r.size, r.origin, *_reducer(r, builder_type)) for r in tables.rules]
 
         # The table, each action as (what, arg): SHIFT to state arg; PASS, a `?rule: child`
         # whose child's value passes through (only the state changes); REDUCE by (size, origin,
         # callback, direct), direct being (method, positions of its arguments) for the common
-        # callback that merely picks children (see _Recorder).
+        # callback that merely picks children (see _Recorder). Callbacks and methods take the
+        # parse's builder first.
         def action(kind: str, arg: int) -> tuple[int, Any]:
             if kind == "shift":
                 return SHIFT, arg
@@ -182,57 +193,24 @@ class LeanParser:
         self.start_actions = self.states[self.start_state]
         self.end_actions = self.states[self.end_state]
 
-    # --- callbacks ----------------------------------------------------------------------------
-
-    def _reducer(self, rule: RuleSpec) -> tuple[Callable[[list], Any] | None, Any]:
-        """The rule's callback (None: its one child passes through), and (method, positions)
-        when all the callback does is call the builder's method with children at positions."""
-        origin = rule.origin
-        name = rule.alias or origin
-        if origin == "start" or origin.startswith("__start"):
-            # statements act when they are reduced; the program's list of them is not needed
-            return (self.builder.start if origin == "start" else _nothing), None
-        plan, trailing = rule.plan, rule.trailing
-        method = getattr(self.builder, name, None)
-        simple = not trailing and all(not expand and not nones for _, expand, nones in plan)
-        if method is None and origin.startswith("_"):
-            if simple and len(plan) == 1:  # (the usual `_rule`: one child, spliced in)
-                (i,) = [i for i, _, _ in plan]
-                return (lambda s: _Splice((s[i],))), None
-            return (lambda s: _Splice(_filter(s, plan, trailing))), None
-        if method is None:
-            if rule.expand1 and len(plan) == 1 and simple:
-                return None, None  # `?rule: child`: the child's value passes through
-            raise ValueError(f"the builder has no method for grammar rule {name!r}")
-        if simple:
-            positions = [i for i, _, _ in plan]
-            direct = (method, positions)
-            if len(positions) == 1:
-                (i,) = positions
-                return (lambda s: method(s[i])), direct
-            if len(positions) == 2:
-                i, j = positions
-                return (lambda s: method(s[i], s[j])), direct
-            if len(positions) == 3:
-                i, j, k = positions
-                return (lambda s: method(s[i], s[j], s[k])), direct
-        return (lambda s: method(*_filter(s, plan, trailing))), None
-
     # --- the loop -----------------------------------------------------------------------------
 
-    def parse(self, text: str) -> Any:
-        """Scan a chunk of lines at a time, then run each line (a segment) with _segment."""
+    def parse(self, text: str, builder: Any) -> Any:
+        """Parse `text`, calling `builder`'s methods as rules are reduced; return the start
+        rule's value. A chunk of lines is scanned at a time, then each line (a segment) is run
+        with _segment."""
         state_stack = [self.start_actions]
         value_stack: list[Any] = []
         pos, size = 0, len(text)
         while pos < size:
             stop = text.find("\n", pos + CHUNK)  # chunks end with a line: no token is cut
             stop = size if stop == -1 else stop + 1
-            self._chunk(text, pos, stop, state_stack, value_stack)
+            self._chunk(text, pos, stop, state_stack, value_stack, builder)
             pos = stop
-        return self._finish(text, state_stack, value_stack)
+        return self._finish(text, state_stack, value_stack, builder)
 
-    def _chunk(self, text: str, pos: int, stop: int, state_stack: list, value_stack: list) -> None:
+    def _chunk(self, text: str, pos: int, stop: int, state_stack: list, value_stack: list,
+               builder: Any) -> None:
         # One regular-expression scan for the whole chunk, the token kinds read in one pass:
         # per-token work in Python is what a million-gate file pays for, so there is little.
         matches = list(self.lexer.finditer(text, pos, stop))
@@ -253,11 +231,11 @@ class LeanParser:
                 line_end = kinds.index(end, start, bad) + 1
             except ValueError:
                 break
-            segment(state_stack, value_stack, kinds[start:line_end], matches, start)
+            segment(state_stack, value_stack, kinds[start:line_end], matches, start, builder)
             start = line_end
         rest = kinds[start:bad]  # the end of the program with no new line, or up to a bad char
         self._feed(state_stack, value_stack, rest, self._tokens(rest, matches, start),
-                   matches[start:bad])
+                   matches[start:bad], builder)
         if bad < len(kinds):
             m = matches[bad]
             raise LalrSyntaxError(m.start("CHAR"), m.group("CHAR"), "CHAR",
@@ -270,7 +248,7 @@ class LeanParser:
                 for i, kind in enumerate(kinds)]
 
     def _segment(self, state_stack: list, value_stack: list, kinds: list[str],
-                 matches: list[re.Match], start: int) -> None:
+                 matches: list[re.Match], start: int, builder: Any) -> None:
         """Run one line's tokens (kinds[i] is matches[start + i]) through the table.
 
         What the LALR table does depends only on the stack of states and the kinds of the
@@ -290,7 +268,7 @@ class LeanParser:
             if (len(self.segments) < MAX_SEGMENTS and len(state_stack) <= MAX_KEYED_DEPTH
                     and len(kinds) <= MAX_RECORDED_TOKENS):
                 recorder = _Recorder(len(value_stack))
-            self._feed(state_stack, value_stack, kinds, tokens, line, recorder)
+            self._feed(state_stack, value_stack, kinds, tokens, line, builder, recorder)
             if recorder is not None:
                 self.segments[key] = recorder.segment(state_stack, kinds, self.kept_terminals)
             return
@@ -303,22 +281,22 @@ class LeanParser:
         push = env.append
         for f, n, a, b, c in segment.program:
             if n == 2:
-                push(f(env[a], env[b]))
+                push(f(builder, env[a], env[b]))
             elif n == 1:
-                push(f(env[a]))
+                push(f(builder, env[a]))
             elif n == 3:
-                push(f(env[a], env[b], env[c]))
+                push(f(builder, env[a], env[b], env[c]))
             elif n == 0:
-                push(f())
+                push(f(builder))
             else:  # the callback takes the rule's whole list of children
-                push(f([env[i] for i in a]))
+                push(f(builder, [env[i] for i in a]))
         del value_stack[low:]
         value_stack += [env[i] for i in segment.values]
         del state_stack[low + 1 :]
         state_stack += segment.states
 
     def _feed(self, state_stack: list, value_stack: list, kinds: list[str], tokens: list,
-              matches: list, recorder: _Recorder | None = None) -> None:
+              matches: list, builder: Any, recorder: _Recorder | None = None) -> None:
         """The LALR loop: for each token, reduce while the table says so, then shift it."""
         push_state, push_value = state_stack.append, value_stack.append
         for i, kind in enumerate(kinds):
@@ -340,11 +318,12 @@ class LeanParser:
                     if recorder is not None:
                         recorder.pass_through()
                     continue
-                _reduce(state_stack, value_stack, arg)
+                _reduce(state_stack, value_stack, arg, builder)
                 if recorder is not None:
                     recorder.reduce(*arg)
 
-    def _finish(self, text: str, state_stack: list[Any], value_stack: list[Any]) -> Any:
+    def _finish(self, text: str, state_stack: list[Any], value_stack: list[Any],
+                builder: Any) -> Any:
         """The end of the program: reduce on $END until the start rule is accepted."""
         while state_stack[-1] is not self.end_actions:
             try:
@@ -354,7 +333,7 @@ class LeanParser:
             if what is PASS:
                 state_stack[-1] = state_stack[-2][arg][1]
             else:
-                _reduce(state_stack, value_stack, arg)
+                _reduce(state_stack, value_stack, arg, builder)
         return value_stack[-1]
 
     def _expected(self, state_stack: list[Any]) -> set[str]:
@@ -436,7 +415,7 @@ class _Recorder:
 _LASTGROUP = attrgetter("lastgroup")
 
 
-def _reduce(state_stack: list, value_stack: list, arg: tuple) -> None:
+def _reduce(state_stack: list, value_stack: list, arg: tuple, builder: Any) -> None:
     """One reduction: pop the rule's children, push its callback's value and the goto state."""
     size, origin, callback, _ = arg
     if size:
@@ -446,7 +425,7 @@ def _reduce(state_stack: list, value_stack: list, arg: tuple) -> None:
     else:
         children = []
     state_stack.append(state_stack[-1][origin][1])
-    value_stack.append(children[0] if callback is None else callback(children))
+    value_stack.append(children[0] if callback is None else callback(builder, children))
 
 
 def _token(m: re.Match, kind: str) -> Tok:
@@ -457,8 +436,44 @@ def _token(m: re.Match, kind: str) -> Tok:
     return token
 
 
-def _nothing(children: list) -> None:
+def _nothing(builder: Any, children: list) -> None:
     return None
+
+
+def _reducer(rule: RuleSpec, builder_type: type) -> tuple[Callable[[Any, list], Any] | None, Any]:
+    """The rule's callback, callback(builder, children) (None: its one child passes through),
+    and (method, positions) when all it does is call method(builder, *children at positions),
+    method being the builder class's function for the rule."""
+    origin = rule.origin
+    name = rule.alias or origin
+    if origin == "start" or origin.startswith("__start"):
+        # statements act when they are reduced; the program's list of them is not needed
+        return (builder_type.start if origin == "start" else _nothing), None
+    plan, trailing = rule.plan, rule.trailing
+    method = getattr(builder_type, name, None)
+    simple = not trailing and all(not expand and not nones for _, expand, nones in plan)
+    if method is None and origin.startswith("_"):
+        if simple and len(plan) == 1:  # (the usual `_rule`: one child, spliced in)
+            (i,) = [i for i, _, _ in plan]
+            return (lambda b, s: _Splice((s[i],))), None
+        return (lambda b, s: _Splice(_filter(s, plan, trailing))), None
+    if method is None:
+        if rule.expand1 and len(plan) == 1 and simple:
+            return None, None  # `?rule: child`: the child's value passes through
+        raise ValueError(f"the builder has no method for grammar rule {name!r}")
+    if simple:
+        positions = [i for i, _, _ in plan]
+        direct = (method, positions)
+        if len(positions) == 1:
+            (i,) = positions
+            return (lambda b, s: method(b, s[i])), direct
+        if len(positions) == 2:
+            i, j = positions
+            return (lambda b, s: method(b, s[i], s[j])), direct
+        if len(positions) == 3:
+            i, j, k = positions
+            return (lambda b, s: method(b, s[i], s[j], s[k])), direct
+    return (lambda b, s: method(b, *_filter(s, plan, trailing))), None
 
 
 def _child_plan(rule: Any) -> tuple[list[tuple[int, bool, int]], int]:

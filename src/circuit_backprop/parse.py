@@ -11,14 +11,15 @@ named gate used in a later statement keeps its own span; the use has another).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from circuit_backprop.errors import SourceError, SourcePosition, close_matches
 from circuit_backprop.graph import Graph
-from circuit_backprop.lalr import LalrSyntaxError, LeanParser
+from circuit_backprop.lalr import LalrSyntaxError, LeanParser, Tables
 from circuit_backprop.lalr import Tok as Token
 from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
 
@@ -55,9 +56,9 @@ class _NoDefs:
 
 class _Builder:
     """Parser callbacks, one per grammar rule (or alias), called with the rule's kept children
-    as a Lark inline transformer would be. State is reset by `reset` before each parse."""
+    as a Lark inline transformer would be. One builder makes the graph of one program."""
 
-    def reset(self, text: str) -> None:
+    def __init__(self, text: str) -> None:
         self.graph = Graph(text)
         self.named: dict[str, int] = {}  # name -> the gate a statement assigns it to
         self.refs: dict[str, int] = {}  # names resolved to inputs or constants -> node
@@ -296,6 +297,7 @@ class _Builder:
     # --- the end of the program -----------------------------------------------------------------
 
     def finish(self) -> Graph:
+        self.check_called_functions_exist()
         self.defs.resolve(self)
         g = self.graph
         if not self.statement_count:
@@ -331,6 +333,30 @@ class _Builder:
             g.output = self.name_bare_output(last) if last.kind == "bare" else last.ref.node
         return g
 
+    def check_called_functions_exist(self) -> None:
+        """Every call names a built-in function or a def. Checked when the program ends, as a def
+        may come after its first call, and before the defs' other checks (arity, cycles)."""
+        if isinstance(self.defs, _NoDefs):
+            return  # (a call of anything but a built-in function makes a DefState)
+        defined = self.defs.defs
+        for call in self.defs.calls:
+            if call.name not in defined:
+                raise self.unknown_function(call.name, call.offset)
+
+    def unknown_function(self, name: str, offset: int) -> SourceError:
+        """`ln(x)`: say so, suggest the closest function, and list those there are."""
+        defined = self.defs.defs
+        details = _suggest_function(name, [*FUNCTIONS, *defined])
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        details.append("functions: " + ", ".join(
+            _signature(call, letters[: op.arity]) for call, op in sorted(FUNCTIONS.items())))
+        if defined:
+            details.append("defs in this program: " + ", ".join(
+                _signature(d, definition.params) for d, definition in defined.items()))
+        return self.error(
+            f"unknown function '{name}': '{name}' is not a built-in function or a def", offset,
+            details)
+
     def resolve_output(self, stmt: _Statement) -> int:
         name = stmt.name
         node = self.named.get(name, self.refs.get(name))
@@ -365,6 +391,24 @@ def _suggest(word: str, choices: list[str] | None = None) -> list[str]:
     return [f"did you mean: {', '.join(close)}?"] if close else []
 
 
+def _suggest_function(word: str, names: list[str]) -> list[str]:
+    """The functions closest to a misspelt one. difflib's close matches miss a short name that
+    shares little but its first letter with one of a few letters (`ln` for `log`): failing
+    those, the names with the same first letter that are at least that close are offered."""
+    close = close_matches(word, names, n=3)
+    if not close:
+        import difflib
+
+        ratio = {n: difflib.SequenceMatcher(None, word, n).ratio() for n in names
+                 if n[:1] == word[:1]}
+        close = sorted((n for n in ratio if ratio[n] >= 0.4), key=ratio.get, reverse=True)[:3]
+    return [f"did you mean {' or '.join(close)}?"] if close else []
+
+
+def _signature(name: str, params: Sequence[str]) -> str:
+    return f"{name}({', '.join(params)})"
+
+
 def position_at(text: str, offset: int) -> SourcePosition:
     line = text.count("\n", 0, offset) + 1
     line_start = text.rfind("\n", 0, offset) + 1
@@ -374,8 +418,6 @@ def position_at(text: str, offset: int) -> SourcePosition:
 
 
 # --- the parser ---------------------------------------------------------------------------------
-
-_BUILDER = _Builder()
 
 TOKEN_NAMES = {
     "NAME": "a name",
@@ -400,9 +442,14 @@ TOKEN_NAMES = {
 
 @cache
 def _parser() -> LeanParser:
-    """Lark analyses grammar.lark into LALR tables; lalr.py drives them with our builder's
-    callbacks. The tables are cached on disk (with marshal), so that a run starts without redoing
-    the analysis: start-up time matters for a command-line tool."""
+    """Lark analyses grammar.lark into LALR tables; lalr.py drives them with a _Builder's
+    callbacks (each parse its own builder)."""
+    return LeanParser(_tables(), _Builder)
+
+
+def _tables() -> Tables:
+    """The LALR tables of grammar.lark. They are cached on disk (with marshal), so that a run
+    starts without redoing Lark's analysis: start-up time matters for a command-line tool."""
     from circuit_backprop import lalr
 
     grammar = Path(__file__).with_name("grammar.lark").read_text("utf-8")
@@ -422,7 +469,7 @@ def _parser() -> LeanParser:
                 lalr.save_tables(tables, path)
             except (OSError, ValueError, TypeError):
                 pass  # a read-only cache folder only costs start-up time
-    return LeanParser(tables, _BUILDER)
+    return tables
 
 
 def _cache_file(grammar: str) -> str | None:
@@ -472,18 +519,34 @@ def _cache_folders() -> Iterator[str]:
 
 def parse(text: str) -> Graph:
     """Parse program text into a gate graph; raise SourceError with line:column on bad input."""
+    parser = _parser()
+    with _collector_paused():
+        try:
+            return parser.parse(text, _Builder(text))
+        except LalrSyntaxError as e:
+            raise _syntax_error(text, e) from None
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a parse runs; restore it after, error or not.
+
+    Why: a parse allocates millions of small tracked objects (tokens, Refs, argument lists),
+    which set off thousands of collections, and the full ones walk the builder's dicts and the
+    graph as they grow, to find nothing: what a parse drops, reference counting frees. On
+    `bench/gen.py wide 1000000` that was 5,100 collections, 39 of them full, 1.2 s of the parse.
+    The collector is process-wide, so this is the one piece of global state a parse touches:
+    only a collector this parse turned off is turned back on, so a caller who had it off keeps
+    it off and a parse nested in another leaves it to the outer one. (Of two parses in two
+    threads, the first to start turns it back on as it ends: the other ends with it on, slower.)
+    """
     import gc
 
-    parser = _parser()
-    _BUILDER.reset(text)
     collecting = gc.isenabled()
-    gc.disable()  # building a million small objects: the cyclic collector would only slow it down
+    gc.disable()
     try:
-        return parser.parse(text)
-    except LalrSyntaxError as e:
-        raise _syntax_error(text, e) from None
+        yield
     finally:
-        _BUILDER.reset("")
         if collecting:
             gc.enable()
 
