@@ -164,7 +164,7 @@ def make_op(definition: Definition) -> CompositeOp:
     name = definition.name
     signature = f"{name}({', '.join(params)})"
 
-    def partial(k: int) -> Any:
+    def local(k: int) -> Any:
         return lambda *xs_out: body.partial(k, xs_out[:-1])
 
     return CompositeOp(
@@ -172,7 +172,7 @@ def make_op(definition: Definition) -> CompositeOp:
         symbol=name,
         arity=len(params),
         value=body.value,
-        partials=tuple(partial(k) for k in range(len(params))),
+        local=tuple(local(k) for k in range(len(params))),
         formulas=tuple(f"∂/∂{p} of {_shorten(definition.text)}" for p in params),
         text=signature,
         torch=body.torch,

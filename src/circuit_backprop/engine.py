@@ -2,110 +2,26 @@
 
 Forward (left to right in a circuit diagram): each gate's value from its inputs' values.
 Backward (right to left): each gate receives its upstream gradient ∂f/∂gate, computes its local
-gradient ∂gate/∂input for each input wire, and sends upstream × local down that wire. Where a
-wire forks (a node feeds several gates), the gradients coming back add up.
+gradient ∂gate/∂input for each input wire, and sends upstream × local down that wire (the op's
+VJP on scalar wires; both come from the op's registry entry, ops.py). Where a wire forks (a node
+feeds several gates), the gradients coming back add up.
 
 Node ids are a topological order (see graph.py), so both passes are plain loops: nothing here
-recurses. The engine prints nothing; it returns a `Trace` that the tables and the JSON both read.
+recurses. The engine prints nothing; it returns a `Trace` (trace.py, shared with the bulk
+engines; importable from here too) that the tables and the JSON both read.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from circuit_backprop.errors import EvalError, GateFailure
 from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT
+from circuit_backprop.ops import CONST, INPUT, downstream
+from circuit_backprop.trace import LocalGradients, Trace, reaches_output  # importable here too
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
-
-
-class LocalGradients(Sequence):
-    """local[node]: a gate's local gradients, one per input wire (None on a wire that carries no
-    gradient), or None where none were computed (inputs, constants, gates that depend on no
-    input).
-
-    Stored as one float64 array per input position, NaN marking "no gradient on this wire":
-    8 bytes a wire, where a tuple per gate would cost ten times that on a million gates.
-    """
-
-    def __init__(self, graph: Graph, columns: list[array], computed: bytearray) -> None:
-        self.graph = graph
-        self.columns = columns  # columns[k][node] = ∂node/∂(its k-th input), or NaN
-        self.computed = computed
-
-    @classmethod
-    def empty(cls, graph: Graph) -> LocalGradients:
-        width = max((len(a) for a in graph.args), default=0)
-        n = len(graph)
-        return cls(graph, [array("d", [math.nan]) * n for _ in range(width)], bytearray(n))
-
-    def __len__(self) -> int:
-        return len(self.computed)
-
-    def __getitem__(self, node: int) -> tuple[float | None, ...] | None:  # type: ignore[override]
-        if isinstance(node, slice):
-            return [self[i] for i in range(*node.indices(len(self)))]
-        if not self.computed[node]:
-            return None
-        columns = self.columns
-        return tuple(None if d != d else d  # NaN: no gradient on this wire
-                     for d in (columns[k][node] for k in range(len(self.graph.args[node]))))
-
-
-@dataclass
-class Trace:
-    """Everything one run computed, per node (arrays indexed by node id)."""
-
-    graph: Graph
-    values: Sequence[float]  # array("d")
-    depends: Sequence[int]  # does the node depend on some input? Only such wires carry gradient.
-    grads: Sequence[float] | None = None  # ∂output/∂node; None after a forward pass only
-    local: Sequence[tuple[float | None, ...] | None] = field(default_factory=list)
-    # local[node][k] = ∂node/∂(its k-th input); None where the wire carries no gradient
-
-    @property
-    def output_value(self) -> float:
-        return self.values[self.graph.output]
-
-    def upstream(self, node: int) -> float:
-        """∂f/∂node: the gradient arriving at the node's output from the right."""
-        assert self.grads is not None
-        return self.grads[node]
-
-    def downstream(self, node: int) -> tuple[float | None, ...]:
-        """What the node sends down each input wire: upstream × local."""
-        local = self.local[node] if self.local else None
-        if local is None:
-            return tuple(None for _ in self.graph.args[node])
-        up = self.upstream(node)
-        return tuple(None if d is None else up * d for d in local)
-
-    def kink(self, node: int) -> str | None:
-        """A note when the gate sits at a point where it is not differentiable."""
-        if not self.graph.is_gate(node):
-            return None
-        op = self.graph.op(node)
-        if op.kink is None:
-            return None
-        return op.kink(*(self.values[i] for i in self.graph.args[node]))
-
-    def contributions(self, nodes: set[int]) -> dict[int, list[tuple[int, float]]]:
-        """For each node in `nodes`: (consumer gate, gradient it sent back), in gate order.
-
-        Their sum is the node's gradient: this is where gradients add at a fork.
-        """
-        found: dict[int, list[tuple[int, float]]] = {n: [] for n in nodes}
-        for gate, args in enumerate(self.graph.args):
-            if not args or self.local[gate] is None:
-                continue
-            for i, d in zip(args, self.downstream(gate), strict=True):
-                if i in found and d is not None:
-                    found[i].append((gate, d))
-        return found
 
 
 def forward(graph: Graph, inputs: dict[str, float]) -> Trace:
@@ -157,11 +73,14 @@ def backward(trace: Trace) -> Trace:
         out = values[node]
         up = grads[node]
         computed[node] = 1
+        # The op's VJP, from its entry: scalar wires, so upstream × local on each wire that
+        # depends on an input (the others need no gradient, and may have none: x^3 at x < 0)
+        local_rule = op.local
         for k, i in enumerate(node_args):
             if not depends[i]:
                 continue  # a constant wire: no gradient flows into it (its local stays NaN)
             try:
-                d = op.partials[k](*xs, out)
+                d = local_rule[k](*xs, out)
                 if not math.isfinite(d):
                     raise ValueError("the local gradient is not finite")
             except _MATH_ERRORS as exc:
@@ -169,7 +88,7 @@ def backward(trace: Trace) -> Trace:
                     raise _gradient_error(graph, node, k, xs, exc) from None
                 continue  # a dead gate's gradient is never needed
             columns[k][node] = d
-            grads[i] += up * d
+            grads[i] += downstream(up, d)
             if not math.isfinite(grads[i]):
                 raise _gradient_overflow(graph, node, k, xs)
     trace.grads = grads
@@ -191,18 +110,6 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
             pass  # the reference engine below gives the exact answer or the exact error
     trace = forward(graph, inputs)
     return backward(trace) if gradients else trace
-
-
-def reaches_output(graph: Graph) -> list[bool]:
-    """Which nodes are on some path to the output (the others need no gradient)."""
-    reaches = [False] * len(graph)
-    reaches[graph.output] = True
-    args = graph.args
-    for node in range(graph.output, -1, -1):
-        if reaches[node]:
-            for i in args[node]:
-                reaches[i] = True
-    return reaches
 
 
 def _failure(graph: Graph, node: int, xs: list[float]) -> GateFailure:

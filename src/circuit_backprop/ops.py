@@ -1,13 +1,22 @@
 """The op registry: the single source of truth for every operation a gate can perform.
 
-Each entry holds everything the rest of the tool needs to know about one op: how many inputs it
-takes, how to compute its value, its local gradient with respect to each input (as a function and
-as the formula shown to the user), where it is not differentiable, and its PyTorch counterpart.
-Adding an op means adding one entry here.
+Each op is one `Op` entry, written by keyword, holding everything the rest of the tool needs:
 
-Local gradient functions take the gate's input values and then its output value:
-``partial(a, b, out)`` for a binary op, ``partial(a, out)`` for a unary one. They raise
-``ValueError`` with a short reason where the gradient does not exist.
+- `value`: the forward pass on floats (math, not numpy: the reference engine calls it per gate);
+- `local`: one function per input, ∂out/∂input on floats, ``local[k](a, b, out)`` (the gate's
+  inputs, then its output). It raises ``ValueError`` with a short reason where the gradient does
+  not exist. This is what the tables show: upstream × local = downstream;
+- `vjp()`: the gradient for each input given the upstream gradient. For an elementwise op it is
+  derived from `local` (see `downstream` and `sum_to_input`); an op that is not elementwise (a
+  matmul, a reduction) sets ``elementwise=False`` and gives `vjp_rule` instead;
+- `formulas`, `text`, `symbol`: how the op and its local gradients are shown to users;
+- `domain`, `kink`: why inputs are outside the domain; a note at a non-differentiable point;
+- `torch`, `torch_text`: its PyTorch twin, as a call and as source;
+- `batch`: the same value and local gradients on numpy arrays, for the bulk engines (bulk.py).
+  An op whose `value` and `local` are plain arithmetic (+ − × ÷) says ``arithmetic=True``
+  instead: the same functions then serve numpy arrays, and there is no second copy;
+- `samples`, `edges`: where to test it (tests/test_op_parity.py runs every op through every
+  implementation there, against PyTorch). Adding an op means adding one entry here.
 
 Non-differentiable points follow PyTorch, so that ``--check-torch`` agrees:
 relu'(0) = 0, abs'(0) = 0, and max/min split the gradient 0.5/0.5 on a tie.
@@ -16,30 +25,131 @@ relu'(0) = 0, abs'(0) = 0, and max/min split the gradient 0.5/0.5 on a tie.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
+
+Point = tuple[float, ...]  # one value per input of an op
+
+
+def downstream(upstream: Any, local: Any) -> Any:
+    """What a gate sends down one input wire: upstream × local (floats, or arrays of one shape).
+
+    The one place this product is written: Op.vjp, the reference engine, the level engine and
+    Trace.downstream all call it (the tape inlines it in its hot loop; see bulk.run_tape).
+    """
+    return upstream * local
+
+
+def sum_to_input(gradient: Any, x: Any) -> Any:
+    """The gradient for input `x`, shaped like `x`.
+
+    Wires carry scalars today, so there are no broadcast axes and this returns `gradient` as it
+    is. When wires carry arrays, this is where an elementwise op's VJP sums the gradient over the
+    axes NumPy broadcast `x` along (leading axes, and axes where `x` has length 1).
+    """
+    return gradient
+
+
+@dataclass(frozen=True)
+class Batch:
+    """An op's value and local gradients on numpy arrays: one call does every gate of one op on
+    one level (bulk.py). `np` is passed in, so that importing this module never imports numpy.
+    A local gradient may return a scalar where it is the same for every gate (it is broadcast)."""
+
+    value: Callable[..., Any]  # (np, *arrays) -> array
+    local: tuple[Callable[..., Any], ...]  # one per input: (np, *arrays, out) -> array
+    wraps: tuple[Callable[..., Any], ...] | None = None  # (value, *local) for `same_as`
+
+    @classmethod
+    def same_as(cls, value: Callable[..., Any], local: Sequence[Callable[..., Any]]) -> Batch:
+        """The scalar functions themselves, for arithmetic that numpy arrays support as is."""
+        return cls(
+            value=lambda np, *xs: value(*xs),
+            local=tuple(_ignoring_np(f) for f in local),
+            wraps=(value, *local),
+        )
+
+
+def _ignoring_np(f: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda np, *xs_out: f(*xs_out)
 
 
 @dataclass(frozen=True)
 class Op:
+    """One op's entry. The registry below names every field; the first nine may also be given
+    by position (a test-only op in tests/test_numeric.py is), the rest only by keyword."""
+
     name: str  # stable identifier, used in JSON ("mul")
     symbol: str  # short symbol for tables and diagrams ("×")
     arity: int
-    value: Callable[..., float]
-    partials: tuple[Callable[..., float], ...]  # one per input: ∂out/∂input_i
+    value: Callable[..., float]  # the forward pass on floats: value(a, b)
+    local: tuple[Callable[..., float], ...]  # one per input: ∂out/∂input_k, local[k](a, b, out)
     formulas: tuple[str, ...]  # one per input, with {a}, {b} standing for the inputs
     text: str  # how the op is written in the language: "{a} * {b}", "exp({a})"
     torch: Callable[..., object]  # (torch_module, *tensors) -> tensor
     torch_text: str  # the same, as PyTorch source: "{a} * {b}", "torch.exp({a})"
+    _: KW_ONLY
     domain: Callable[..., str | None] | None = None  # why inputs are outside the domain
     kink: Callable[..., str | None] | None = None  # note at a non-differentiable point
     call: str | None = None  # the function name in the language, if it is called like one
-    # The same value and partials on numpy arrays, for the bulk engine (bulk.py): (np, *arrays)
-    vec: Callable[..., Any] | None = None
-    vec_partials: tuple[Callable[..., Any], ...] | None = None
     # a built-in composite: its primitive gates, as a body over parameters a, b (--expand)
     expands_to: str | None = None
+    # An elementwise op's VJP is upstream × local (summed over broadcast axes). Any other op
+    # gives its VJP directly: vjp_rule(upstream, inputs, output, needs) -> one gradient per input.
+    # (Wires carry scalars so far: the engines take elementwise ops only; bulk.py falls back.)
+    elementwise: bool = True
+    vjp_rule: Callable[..., tuple[Any, ...]] | None = None
+    # numpy: `batch`, or `arithmetic=True` when value and local run on arrays as they are
+    arithmetic: bool = False
+    batch: Batch | None = None
+    # Where to test the op: a (low, high) range per input for random points inside its domain and
+    # away from its kinks, and points of its own where implementations tend to part ways (domain
+    # edges, kinks, overflow), besides COMMON_EDGES. Points outside the domain are welcome: there
+    # every implementation must refuse, as PyTorch gives inf or NaN.
+    samples: tuple[tuple[float, float], ...] = ()
+    edges: tuple[Point, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.elementwise and len(self.local) != self.arity:
+            raise TypeError(f"op {self.name}: an elementwise op needs one local gradient per input")
+        if self.elementwise == (self.vjp_rule is not None):
+            raise TypeError(f"op {self.name}: an elementwise op's VJP comes from its local "
+                            "gradients; any other op needs a vjp_rule")
+        if self.arithmetic:
+            batch = self.batch
+            if batch is not None and batch.wraps is None:
+                raise TypeError(f"op {self.name}: arithmetic=True derives batch: give one or the "
+                                "other")
+            if batch is None or batch.wraps != (self.value, *self.local):
+                # (dataclasses.replace passes the derived batch back: kept while it still fits)
+                object.__setattr__(self, "batch", Batch.same_as(self.value, self.local))
+
+    def vjp(self, upstream: Any, inputs: Sequence[Any], output: Any,
+            needs: Sequence[bool] | None = None) -> tuple[Any | None, ...]:
+        """∂f/∂input for each input, given upstream = ∂f/∂output; None for an input whose
+        `needs` is False (a constant wire: no gradient flows into it, and none is computed)."""
+        if self.vjp_rule is not None:
+            return self.vjp_rule(upstream, inputs, output, needs)
+        return tuple(
+            sum_to_input(downstream(upstream, local(*inputs, output)), x)
+            if needs is None or needs[k] else None
+            for k, (local, x) in enumerate(zip(self.local, inputs, strict=True))
+        )
+
+    def edge_points(self) -> tuple[Point, ...]:
+        """The op's own edge points, then the ones every op of its arity is tested at."""
+        return tuple(dict.fromkeys(self.edges + COMMON_EDGES.get(self.arity, ())))
+
+
+COMMON_EDGES: dict[int, tuple[Point, ...]] = {
+    # zero, both signs, large magnitudes (exp(1000) overflows: every implementation must refuse)
+    1: ((0.0,), (1.0,), (-1.0,), (1e3,), (-1e3,)),
+    # zero on either side, ties (max, min), both signs, large magnitudes (a product overflows)
+    2: ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (2.0, 2.0), (-3.0, -3.0), (2.0, -3.0), (-2.0, 3.0),
+        (1e3, -1e3), (1e200, 1e200)),
+}
+"""Edge points every op of an arity is tested at (tests/test_op_parity.py), besides its own."""
 
 
 def _sigmoid(a: float) -> float:
@@ -111,116 +221,148 @@ def _vec_max_grad(np: Any, mine: Any, other: Any) -> Any:
     return np.where(mine > other, 1.0, np.where(mine == other, 0.5, 0.0))
 
 
+ANYWHERE = (-5.0, 5.0)  # a sample range for an input the op accepts everywhere
+
+
 def _ops() -> list[Op]:
     return [
-        Op("add", "+", 2, lambda a, b: a + b,
-           (lambda a, b, o: 1.0, lambda a, b, o: 1.0), ("1", "1"),
-           "{a} + {b}", lambda t, a, b: a + b, "{a} + {b}",
-           vec=lambda np, a, b: a + b,
-           vec_partials=(lambda np, a, b, o: np.ones_like(a), lambda np, a, b, o: np.ones_like(a))),
-        Op("sub", "−", 2, lambda a, b: a - b,
-           (lambda a, b, o: 1.0, lambda a, b, o: -1.0), ("1", "-1"),
-           "{a} - {b}", lambda t, a, b: a - b, "{a} - {b}",
-           vec=lambda np, a, b: a - b,
-           vec_partials=(lambda np, a, b, o: np.ones_like(a),
-                         lambda np, a, b, o: -np.ones_like(a))),
-        Op("mul", "×", 2, lambda a, b: a * b,
-           (lambda a, b, o: b, lambda a, b, o: a), ("{b}", "{a}"),
-           "{a} * {b}", lambda t, a, b: a * b, "{a} * {b}",
-           vec=lambda np, a, b: a * b,
-           vec_partials=(lambda np, a, b, o: b, lambda np, a, b, o: a)),
-        Op("div", "÷", 2, lambda a, b: a / b,
-           (lambda a, b, o: 1.0 / b, lambda a, b, o: -a / (b * b)), ("1/{b}", "-{a}/{b}²"),
-           "{a} / {b}", lambda t, a, b: a / b, "{a} / {b}", domain=_div_domain,
-           vec=lambda np, a, b: a / b,
-           vec_partials=(lambda np, a, b, o: 1.0 / b, lambda np, a, b, o: -a / (b * b))),
-        Op("neg", "−", 1, lambda a: -a,
-           (lambda a, o: -1.0,), ("-1",),
-           "-{a}", lambda t, a: -a, "-{a}",
-           vec=lambda np, a: -a,
-           vec_partials=(lambda np, a, o: -np.ones_like(a),)),
-        Op("pow", "^", 2, math.pow,
-           (_pow_dbase, _pow_dexp), ("{b}·{a}^({b}-1)", "{a}^{b}·ln({a})"),
-           "{a} ^ {b}", lambda t, a, b: t.pow(a, b), "torch.pow({a}, {b})",
-           domain=_pow_domain, call="pow",
-           vec=lambda np, a, b: np.power(a, b),
-           vec_partials=(_vec_pow_dbase, _vec_pow_dexp)),
-        Op("exp", "exp", 1, math.exp,
-           (lambda a, o: o,), ("exp({a})",),
-           "exp({a})", lambda t, a: t.exp(a), "torch.exp({a})", call="exp",
-           vec=lambda np, a: np.exp(a),
-           vec_partials=(lambda np, a, o: o,)),
-        Op("log", "log", 1, math.log,
-           (lambda a, o: 1.0 / a,), ("1/{a}",),
-           "log({a})", lambda t, a: t.log(a), "torch.log({a})",
-           domain=lambda a: None if a > 0 else "log needs an input > 0", call="log",
-           vec=lambda np, a: np.log(a),
-           vec_partials=(lambda np, a, o: 1.0 / a,)),
-        Op("sqrt", "√", 1, math.sqrt,
-           (_sqrt_grad,), ("1/(2·sqrt({a}))",),
-           "sqrt({a})", lambda t, a: t.sqrt(a), "torch.sqrt({a})",
-           domain=lambda a: None if a >= 0 else "sqrt needs an input ≥ 0", call="sqrt",
-           vec=lambda np, a: np.sqrt(a),
-           vec_partials=(lambda np, a, o: 0.5 / o,)),
-        Op("sin", "sin", 1, math.sin,
-           (lambda a, o: math.cos(a),), ("cos({a})",),
-           "sin({a})", lambda t, a: t.sin(a), "torch.sin({a})", call="sin",
-           vec=lambda np, a: np.sin(a),
-           vec_partials=(lambda np, a, o: np.cos(a),)),
-        Op("cos", "cos", 1, math.cos,
-           (lambda a, o: -math.sin(a),), ("-sin({a})",),
-           "cos({a})", lambda t, a: t.cos(a), "torch.cos({a})", call="cos",
-           vec=lambda np, a: np.cos(a),
-           vec_partials=(lambda np, a, o: -np.sin(a),)),
-        Op("tan", "tan", 1, math.tan,
-           (lambda a, o: 1.0 + o * o,), ("1 + tan²({a})",),
-           "tan({a})", lambda t, a: t.tan(a), "torch.tan({a})", call="tan",
-           vec=lambda np, a: np.tan(a),
-           vec_partials=(lambda np, a, o: 1.0 + o * o,)),
-        Op("tanh", "tanh", 1, math.tanh,
-           (lambda a, o: 1.0 - o * o,), ("1 - tanh²({a})",),
-           "tanh({a})", lambda t, a: t.tanh(a), "torch.tanh({a})", call="tanh",
-           vec=lambda np, a: np.tanh(a),
-           vec_partials=(lambda np, a, o: 1.0 - o * o,)),
-        Op("sigmoid", "σ", 1, _sigmoid,
-           (lambda a, o: o * (1.0 - o),), ("σ({a})·(1 - σ({a}))",),
-           "sigmoid({a})", lambda t, a: t.sigmoid(a), "torch.sigmoid({a})", call="sigmoid",
+        Op(name="add", symbol="+", arity=2, text="{a} + {b}",
+           value=lambda a, b: a + b,
+           local=(lambda a, b, out: 1.0, lambda a, b, out: 1.0), formulas=("1", "1"),
+           arithmetic=True,
+           torch=lambda t, a, b: a + b, torch_text="{a} + {b}",
+           samples=(ANYWHERE, ANYWHERE), edges=((1e308, 1e308),)),
+        Op(name="sub", symbol="−", arity=2, text="{a} - {b}",
+           value=lambda a, b: a - b,
+           local=(lambda a, b, out: 1.0, lambda a, b, out: -1.0), formulas=("1", "-1"),
+           arithmetic=True,
+           torch=lambda t, a, b: a - b, torch_text="{a} - {b}",
+           samples=(ANYWHERE, ANYWHERE), edges=((1e308, -1e308),)),
+        Op(name="mul", symbol="×", arity=2, text="{a} * {b}",
+           value=lambda a, b: a * b,
+           local=(lambda a, b, out: b, lambda a, b, out: a), formulas=("{b}", "{a}"),
+           arithmetic=True,
+           torch=lambda t, a, b: a * b, torch_text="{a} * {b}",
+           samples=(ANYWHERE, ANYWHERE), edges=((1e-200, 1e-200), (-1e150, 1e150))),
+        Op(name="div", symbol="÷", arity=2, text="{a} / {b}",
+           value=lambda a, b: a / b,
+           local=(lambda a, b, out: 1.0 / b, lambda a, b, out: -a / (b * b)),
+           formulas=("1/{b}", "-{a}/{b}²"),
+           domain=_div_domain, arithmetic=True,
+           torch=lambda t, a, b: a / b, torch_text="{a} / {b}",
+           samples=(ANYWHERE, ANYWHERE),
+           edges=((1.0, 1e-150), (1e-3, -1e-3), (-7.0, 1e300), (1e300, 1e-300))),
+        Op(name="neg", symbol="−", arity=1, text="-{a}",
+           value=lambda a: -a,
+           local=(lambda a, out: -1.0,), formulas=("-1",),
+           arithmetic=True,
+           torch=lambda t, a: -a, torch_text="-{a}",
+           samples=(ANYWHERE,), edges=((1e308,),)),
+        Op(name="pow", symbol="^", arity=2, text="{a} ^ {b}", call="pow",
+           value=math.pow,
+           local=(_pow_dbase, _pow_dexp), formulas=("{b}·{a}^({b}-1)", "{a}^{b}·ln({a})"),
+           domain=_pow_domain,
+           batch=Batch(value=lambda np, a, b: np.power(a, b),
+                       local=(_vec_pow_dbase, _vec_pow_dexp)),
+           torch=lambda t, a, b: t.pow(a, b), torch_text="torch.pow({a}, {b})",
+           samples=((0.1, 4.0), (-3.0, 3.0)),
+           # negative bases (integer powers only), 0 to powers of each sign, overflow
+           edges=((-2.0, 3.0), (-2.0, 2.0), (-1.5, -2.0), (-8.0, 1 / 3), (0.0, 0.5), (0.0, -1.0),
+                  (0.0, 2.0), (2.0, 0.0), (1.0, 1e3), (1e3, 200.0), (10.0, -400.0))),
+        Op(name="exp", symbol="exp", arity=1, text="exp({a})", call="exp",
+           value=math.exp,
+           local=(lambda a, out: out,), formulas=("exp({a})",),
+           batch=Batch(value=lambda np, a: np.exp(a), local=(lambda np, a, out: out,)),
+           torch=lambda t, a: t.exp(a), torch_text="torch.exp({a})",
+           samples=((-20.0, 20.0),), edges=((709.0,), (710.0,), (-745.0,))),
+        Op(name="log", symbol="log", arity=1, text="log({a})", call="log",
+           value=math.log,
+           local=(lambda a, out: 1.0 / a,), formulas=("1/{a}",),
+           domain=lambda a: None if a > 0 else "log needs an input > 0",
+           batch=Batch(value=lambda np, a: np.log(a), local=(lambda np, a, out: 1.0 / a,)),
+           torch=lambda t, a: t.log(a), torch_text="torch.log({a})",
+           samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,))),
+        Op(name="sqrt", symbol="√", arity=1, text="sqrt({a})", call="sqrt",
+           value=math.sqrt,
+           local=(_sqrt_grad,), formulas=("1/(2·sqrt({a}))",),
+           domain=lambda a: None if a >= 0 else "sqrt needs an input ≥ 0",
+           batch=Batch(value=lambda np, a: np.sqrt(a), local=(lambda np, a, out: 0.5 / out,)),
+           torch=lambda t, a: t.sqrt(a), torch_text="torch.sqrt({a})",
+           samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,))),
+        Op(name="sin", symbol="sin", arity=1, text="sin({a})", call="sin",
+           value=math.sin,
+           local=(lambda a, out: math.cos(a),), formulas=("cos({a})",),
+           batch=Batch(value=lambda np, a: np.sin(a), local=(lambda np, a, out: np.cos(a),)),
+           torch=lambda t, a: t.sin(a), torch_text="torch.sin({a})",
+           samples=(ANYWHERE,), edges=((math.pi,), (1e10,), (1e300,))),
+        Op(name="cos", symbol="cos", arity=1, text="cos({a})", call="cos",
+           value=math.cos,
+           local=(lambda a, out: -math.sin(a),), formulas=("-sin({a})",),
+           batch=Batch(value=lambda np, a: np.cos(a), local=(lambda np, a, out: -np.sin(a),)),
+           torch=lambda t, a: t.cos(a), torch_text="torch.cos({a})",
+           samples=(ANYWHERE,), edges=((math.pi / 2,), (1e10,), (1e300,))),
+        Op(name="tan", symbol="tan", arity=1, text="tan({a})", call="tan",
+           value=math.tan,
+           local=(lambda a, out: 1.0 + out * out,), formulas=("1 + tan²({a})",),
+           batch=Batch(value=lambda np, a: np.tan(a), local=(lambda np, a, out: 1.0 + out * out,)),
+           torch=lambda t, a: t.tan(a), torch_text="torch.tan({a})",
+           samples=((-1.5, 1.5),), edges=((math.pi / 2,), (-math.pi / 2,), (1e10,))),
+        Op(name="tanh", symbol="tanh", arity=1, text="tanh({a})", call="tanh",
+           value=math.tanh,
+           local=(lambda a, out: 1.0 - out * out,), formulas=("1 - tanh²({a})",),
+           batch=Batch(value=lambda np, a: np.tanh(a),
+                       local=(lambda np, a, out: 1.0 - out * out,)),
+           torch=lambda t, a: t.tanh(a), torch_text="torch.tanh({a})",
+           samples=(ANYWHERE,), edges=((20.0,), (-20.0,), (1e-300,))),
+        Op(name="sigmoid", symbol="σ", arity=1, text="sigmoid({a})", call="sigmoid",
+           value=_sigmoid,
+           local=(lambda a, out: out * (1.0 - out),), formulas=("σ({a})·(1 - σ({a}))",),
            expands_to="1 / (1 + exp(-a))",
-           vec=_vec_sigmoid,
-           vec_partials=(lambda np, a, o: o * (1.0 - o),)),
-        Op("relu", "relu", 1, lambda a: a if a > 0 else 0.0,
-           (lambda a, o: 1.0 if a > 0 else 0.0,), ("1 if {a} > 0 else 0",),
-           "relu({a})", lambda t, a: t.relu(a), "torch.relu({a})",
-           kink=lambda a: "relu at 0: gradient 0 (as PyTorch)" if a == 0 else None, call="relu",
-           vec=lambda np, a: np.where(a > 0, a, 0.0),
-           vec_partials=(lambda np, a, o: np.where(a > 0, 1.0, 0.0),)),
-        Op("abs", "|·|", 1, abs,
-           (lambda a, o: 1.0 if a > 0 else -1.0 if a < 0 else 0.0,), ("sign({a})",),
-           "abs({a})", lambda t, a: t.abs(a), "torch.abs({a})",
-           kink=lambda a: "abs at 0: gradient 0 (as PyTorch)" if a == 0 else None, call="abs",
-           vec=lambda np, a: np.abs(a),
-           vec_partials=(lambda np, a, o: np.sign(a),)),
-        Op("max", "max", 2, lambda a, b: a if a >= b else b,
-           (lambda a, b, o: _max_grad(a, b), lambda a, b, o: _max_grad(b, a)),
-           ("1 if {a} > {b} else 0", "1 if {b} > {a} else 0"),
-           "max({a}, {b})", lambda t, a, b: t.maximum(a, b), "torch.maximum({a}, {b})",
-           kink=_tie, call="max",
-           vec=lambda np, a, b: np.where(a >= b, a, b),
-           vec_partials=(lambda np, a, b, o: _vec_max_grad(np, a, b),
-                         lambda np, a, b, o: _vec_max_grad(np, b, a))),
-        Op("min", "min", 2, lambda a, b: a if a <= b else b,
-           (lambda a, b, o: _max_grad(b, a), lambda a, b, o: _max_grad(a, b)),
-           ("1 if {a} < {b} else 0", "1 if {b} < {a} else 0"),
-           "min({a}, {b})", lambda t, a, b: t.minimum(a, b), "torch.minimum({a}, {b})",
-           kink=_tie, call="min",
-           vec=lambda np, a, b: np.where(a <= b, a, b),
-           vec_partials=(lambda np, a, b, o: _vec_max_grad(np, b, a),
-                         lambda np, a, b, o: _vec_max_grad(np, a, b))),
-        Op("id", "=", 1, lambda a: a,
-           (lambda a, o: 1.0,), ("1",),
-           "{a}", lambda t, a: a.clone(), "{a}.clone()",
-           vec=lambda np, a: a + 0.0,
-           vec_partials=(lambda np, a, o: np.ones_like(a),)),
+           batch=Batch(value=_vec_sigmoid, local=(lambda np, a, out: out * (1.0 - out),)),
+           torch=lambda t, a: t.sigmoid(a), torch_text="torch.sigmoid({a})",
+           samples=(ANYWHERE,), edges=((36.0,), (-36.0,), (-745.0,), (800.0,))),
+        Op(name="relu", symbol="relu", arity=1, text="relu({a})", call="relu",
+           value=lambda a: a if a > 0 else 0.0,
+           local=(lambda a, out: 1.0 if a > 0 else 0.0,), formulas=("1 if {a} > 0 else 0",),
+           kink=lambda a: "relu at 0: gradient 0 (as PyTorch)" if a == 0 else None,
+           batch=Batch(value=lambda np, a: np.where(a > 0, a, 0.0),
+                       local=(lambda np, a, out: np.where(a > 0, 1.0, 0.0),)),
+           torch=lambda t, a: t.relu(a), torch_text="torch.relu({a})",
+           samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,))),
+        Op(name="abs", symbol="|·|", arity=1, text="abs({a})", call="abs",
+           value=abs,
+           local=(lambda a, out: 1.0 if a > 0 else -1.0 if a < 0 else 0.0,),
+           formulas=("sign({a})",),
+           kink=lambda a: "abs at 0: gradient 0 (as PyTorch)" if a == 0 else None,
+           batch=Batch(value=lambda np, a: np.abs(a), local=(lambda np, a, out: np.sign(a),)),
+           torch=lambda t, a: t.abs(a), torch_text="torch.abs({a})",
+           samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,))),
+        Op(name="max", symbol="max", arity=2, text="max({a}, {b})", call="max",
+           value=lambda a, b: a if a >= b else b,
+           local=(lambda a, b, out: _max_grad(a, b), lambda a, b, out: _max_grad(b, a)),
+           formulas=("1 if {a} > {b} else 0", "1 if {b} > {a} else 0"),
+           kink=_tie,
+           batch=Batch(value=lambda np, a, b: np.where(a >= b, a, b),
+                       local=(lambda np, a, b, out: _vec_max_grad(np, a, b),
+                              lambda np, a, b, out: _vec_max_grad(np, b, a))),
+           torch=lambda t, a, b: t.maximum(a, b), torch_text="torch.maximum({a}, {b})",
+           samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300))),
+        Op(name="min", symbol="min", arity=2, text="min({a}, {b})", call="min",
+           value=lambda a, b: a if a <= b else b,
+           local=(lambda a, b, out: _max_grad(b, a), lambda a, b, out: _max_grad(a, b)),
+           formulas=("1 if {a} < {b} else 0", "1 if {b} < {a} else 0"),
+           kink=_tie,
+           batch=Batch(value=lambda np, a, b: np.where(a <= b, a, b),
+                       local=(lambda np, a, b, out: _vec_max_grad(np, b, a),
+                              lambda np, a, b, out: _vec_max_grad(np, a, b))),
+           torch=lambda t, a, b: t.minimum(a, b), torch_text="torch.minimum({a}, {b})",
+           samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300))),
+        Op(name="id", symbol="=", arity=1, text="{a}",
+           value=lambda a: a,
+           local=(lambda a, out: 1.0,), formulas=("1",),
+           arithmetic=True,
+           torch=lambda t, a: a.clone(), torch_text="{a}.clone()",
+           samples=(ANYWHERE,), edges=((1e308,),)),
     ]
 
 

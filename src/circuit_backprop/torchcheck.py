@@ -223,7 +223,7 @@ def _local(trace: Trace, node: int, k: int) -> float:
     graph = trace.graph
     xs = [trace.values[i] for i in graph.args[node]]
     try:
-        return graph.op(node).partials[k](*xs, trace.values[node])
+        return graph.op(node).local[k](*xs, trace.values[node])
     except (ValueError, ZeroDivisionError, OverflowError):
         return math.nan
 
