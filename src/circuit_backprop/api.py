@@ -350,10 +350,11 @@ class Result(Displayable):
         """The staged walkthrough (`--steps`): both passes, one stage at a time."""
         return Steps(self)
 
-    def renderables(self, extra: tuple[Any, ...] = ()) -> list[Any]:
+    def renderables(self, extra: tuple[Any, ...] = (), every_row: bool = False) -> list[Any]:
+        """The tables (a summary instead above report.TABLE_LIMIT nodes, unless `every_row`)."""
         from circuit_backprop import report
 
-        if len(self.graph) > report.TABLE_LIMIT:
+        if len(self.graph) > report.TABLE_LIMIT and not every_row:
             return report.summary_view(self.trace, self.precision)
         if self.has_gradients:
             return report.backward_view(self.trace, self.precision, extra)

@@ -373,12 +373,7 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
 
             report.write_json(result.trace, result.inputs, sys.stdout)
         else:
-            from circuit_backprop import report
-
-            shown = (report.summary_view(result.trace, precision)
-                     if len(result.graph) > report.TABLE_LIMIT and not show_all
-                     else result.renderables())
-            for renderable in shown:
+            for renderable in result.renderables(every_row=show_all):
                 console.print(renderable)
 
 
