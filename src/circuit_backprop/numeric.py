@@ -144,7 +144,8 @@ def _between(x: float, bounds: tuple[float, float], atol: float, rtol: float) ->
 # --- what the user sees ----------------------------------------------------------------------
 
 
-def verdict(c: NodeCheck, precision: int) -> Text:
+def verdict(c: NodeCheck, precision: int, rtol: float = NUMERIC_RTOL) -> Text:
+    """The check column: ✓, ✗, or why the node was not compared."""
     if c.status == CONSTANT:
         return Text("constant wire: no gradient", style="dim")
     if c.status == UNDEFINED:
@@ -152,6 +153,10 @@ def verdict(c: NodeCheck, precision: int) -> Text:
     text = Text()
     if c.status == OK:
         text.append("✓", style="green")
+        if c.rel_error is not None and c.rel_error > rtol:
+            # (a large relative error between tiny numbers, near 0: atol is what passes it)
+            text.append(f" |difference| {fmt(abs(c.analytic - c.numeric), 3)}: within "
+                        "tolerance", style="dim")
     elif c.status == KINK:
         text.append("kink explains it", style="yellow")
     else:
@@ -191,28 +196,48 @@ def table(result: NumericCheck, trace: Trace, precision: int,
         ]
         if torch_grads is not None:
             row.append(torch_grads.get(c.node, "—"))
-        row.append(verdict(c, precision))
+        row.append(verdict(c, precision, result.rtol))
         t.add_row(*row)
     return t
 
 
+def tolerance_used(result: NumericCheck, c: NodeCheck) -> float:
+    """|analytic - numeric| as a fraction of what the pass rule allows, atol + rtol·|numeric|:
+    at most 1 passes, above 1 fails (inf where there is no numeric value)."""
+    if c.numeric is None or not math.isfinite(c.numeric):
+        return math.inf
+    return abs(c.analytic - c.numeric) / (result.atol + result.rtol * abs(c.numeric))
+
+
+def _worst(result: NumericCheck, trace: Trace) -> str:
+    """The compared node closest to (or furthest past) its tolerance, in the pass rule's terms:
+    its difference d = r × (atol + rtol·|numeric|), r at most 1 for a pass."""
+    compared = [c for c in result.nodes if c.status in (OK, MISMATCH) and c.numeric is not None]
+    if not compared:
+        return ""
+    worst = max(compared, key=lambda c: tolerance_used(result, c))
+    return (f" (worst: {trace.graph.label(worst.node)}, |analytic - numeric| = "
+            f"{fmt(abs(worst.analytic - worst.numeric), 3)} = "
+            f"{fmt(tolerance_used(result, worst), 3)} × (atol + rtol·|numeric|))")
+
+
 def summary(result: NumericCheck, trace: Trace) -> Text:
+    """One line: agree or disagree, and the worst node in the terms of the pass rule (a pass is
+    never reported with a large relative error, which tiny numbers near 0 can have)."""
     graph = trace.graph
     checked = [c for c in result.nodes if c.status in (OK, KINK, MISMATCH)]
-    worst = fmt(result.max_rel_error, 3)
+    worst = _worst(result, trace)
     if result.ok:
         kinks = sum(c.status == KINK for c in result.nodes)
         agree = len(checked) - kinks
         text = Text.assemble(("✓ ", "green"), f"numeric gradients agree on {agree} "
-                             f"node{'s' if agree != 1 else ''} (largest relative error "
-                             f"{worst})")
+                             f"node{'s' if agree != 1 else ''}{worst}")
         if kinks:
             text.append(f"; {kinks} at a kink, where the one-sided differences bracket the "
                         "analytic value")
         return text
     bad = ", ".join(graph.label(c.node) for c in result.failing)
-    return Text.assemble(("✗ ", "bold red"), f"numeric gradients disagree on {bad} "
-                         f"(largest relative error {worst})")
+    return Text.assemble(("✗ ", "bold red"), f"numeric gradients disagree on {bad}{worst}")
 
 
 def to_json(result: NumericCheck) -> dict[str, Any]:

@@ -6,9 +6,13 @@ cs231n draws forward values in green and gradients in red: the tables do the sam
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import IO, Any
 
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
+from rich.jupyter import JupyterMixin
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -72,29 +76,198 @@ def _styled(text: str, style: str) -> Text:
     return Text(text, style=style)
 
 
+# --- tables that fit the terminal -------------------------------------------------------------
+
+NUMBER, TEXT = "number", "text"
+LONGEST_UNBROKEN = 20  # a text column may fold a word longer than this; a shorter one never
+
+
+@dataclass
+class Column:
+    """One column of a FittedTable. A NUMBER column keeps its cells whole (it is never narrower
+    than its widest cell; only its header may wrap); a TEXT column wraps between words. `drop`:
+    0 for a column always shown, else the order in which a narrow terminal leaves it out."""
+
+    header: str
+    justify: JustifyMethod = "left"
+    kind: str = TEXT
+    drop: int = 0
+
+
+def _lines(cell: Text) -> list[str]:
+    return cell.plain.split("\n")
+
+
+def _natural_width(column: Column, cells: list[Text]) -> int:
+    return max(cell_len(line) for cell in [Text(column.header), *cells] for line in _lines(cell))
+
+
+def _least_width(column: Column, cells: list[Text]) -> int:
+    """As narrow as the column can get: a number column its widest cell (and its header's
+    longest word), a text column its longest word (at most LONGEST_UNBROKEN)."""
+    header_words = [cell_len(w) for w in column.header.split()] or [0]
+    if column.kind == NUMBER:
+        return max(max(header_words),
+                   *(cell_len(line) for cell in cells for line in _lines(cell)), 1)
+    words = [cell_len(w) for cell in cells for w in cell.plain.split()]
+    return max(1, min(LONGEST_UNBROKEN, max([*header_words, *words])))
+
+
+def _table_border(columns: int) -> int:
+    """Rich's box: one rule left of each column and one at the right, a space either side."""
+    return 3 * columns + 1
+
+
+class FittedTable(JupyterMixin):
+    """A Rich table that chooses its columns and their widths for the width it is rendered at.
+
+    Numbers are never cut or wrapped: a number column is as wide as its widest cell. Only text
+    columns (formulas, sources, sums) wrap, and never narrower than their longest word. Where
+    that does not fit, the columns marked `drop` are left out, in their order (a caption says
+    which); where even the rest does not fit, each row prints as one "header: cell" record.
+    One row is one line of facts that belong together: a cell that wraps makes the row taller,
+    and every other cell of the row stays on the row's first line, beside it."""
+
+    def __init__(self, title: str, columns: list[Column]) -> None:
+        self.title = title
+        self.columns = columns
+        self.rows: list[tuple[list[Text], str | None]] = []
+        self._measured: list[tuple[int, int]] | None = None
+
+    def add_row(self, *cells: Text | str, style: str | None = None) -> None:
+        assert len(cells) == len(self.columns)
+        self.rows.append(([c if isinstance(c, Text) else Text(c) for c in cells], style))
+        self._measured = None
+
+    def _measures(self) -> list[tuple[int, int]]:
+        """(least, natural) width of each column, measured once."""
+        if self._measured is None:
+            self._measured = []
+            for index, column in enumerate(self.columns):
+                cells = [cells[index] for cells, _ in self.rows]
+                self._measured.append((_least_width(column, cells),
+                                       _natural_width(column, cells)))
+        return self._measured
+
+    def _layouts(self) -> list[list[int]]:
+        """The column indices to show, from every column to the fewest."""
+        levels = sorted({c.drop for c in self.columns if c.drop})
+        return [[i for i, c in enumerate(self.columns) if not 0 < c.drop <= level]
+                for level in [0, *levels]]
+
+    def _least_total(self, shown: list[int]) -> int:
+        return _table_border(len(shown)) + sum(self._measures()[i][0] for i in shown)
+
+    def _natural_total(self, shown: list[int]) -> int:
+        return _table_border(len(shown)) + sum(self._measures()[i][1] for i in shown)
+
+    def widths(self, shown: list[int], width: int) -> list[int]:
+        """Each shown column's width within `width`: the natural one where everything fits;
+        otherwise number columns first wrap their headers, then the widest text columns
+        narrow, one character at a time, down to their longest word."""
+        least = [self._measures()[i][0] for i in shown]
+        natural = [self._measures()[i][1] for i in shown]
+        widths = natural[:]
+        excess = sum(widths) + _table_border(len(shown)) - width
+        numbers = [k for k, i in enumerate(shown) if self.columns[i].kind == NUMBER]
+        for k in numbers:
+            cut = min(excess, widths[k] - least[k]) if excess > 0 else 0
+            widths[k] -= cut
+            excess -= cut
+        while excess > 0:
+            k = max((k for k in range(len(shown)) if widths[k] > least[k]),
+                    key=lambda k: widths[k], default=None)
+            if k is None:
+                break
+            widths[k] -= 1
+            excess -= 1
+        return widths
+
+    def layout(self, width: int) -> list[int] | None:
+        """The columns shown at `width`, or None where not even the fewest fit."""
+        return next((shown for shown in self._layouts() if self._least_total(shown) <= width),
+                    None)
+
+    def table(self, width: int) -> Table:
+        """The Rich table for a terminal `width` columns wide (where `layout` finds one)."""
+        shown = self.layout(width)
+        assert shown is not None
+        hidden = [c.header for i, c in enumerate(self.columns) if i not in shown]
+        table = Table(title=self.title, title_justify="left",
+                      caption=f"(not shown at this width: {', '.join(hidden)})" if hidden
+                      else None, caption_justify="left")
+        for i, w in zip(shown, self.widths(shown, width), strict=True):
+            column = self.columns[i]
+            number = column.kind == NUMBER
+            table.add_column(Text(column.header, no_wrap=False), justify=column.justify,
+                             width=w, no_wrap=number, overflow="fold")
+        for cells, style in self.rows:
+            table.add_row(*(cells[i] for i in shown), style=style)
+        return table
+
+    def records(self, width: int) -> list[Text]:
+        """Where no table fits: the title, then each row as "header: cell" pairs, as many to a
+        line as fit (a pair is never split across lines unless it is wider than a line). A row
+        that continues the one above it (its first cell empty) is indented."""
+        shown: list[Text] = [Text(self.title)]
+        for cells, style in self.rows:
+            indent = "" if cells[0].plain else "  "
+            pairs = [Text.assemble(f"{c.header}: ", Text(cell.plain.replace("\n", " "),
+                                                          style=cell.style))
+                     for c, cell in zip(self.columns, cells, strict=True) if cell.plain]
+            line = Text(indent)
+            for pair in pairs:
+                if line.plain.strip() and cell_len(line.plain) + 2 + pair.cell_len > width:
+                    shown.append(line)
+                    line = Text(indent + "    ")
+                elif line.plain.strip():
+                    line.append("; ")
+                line.append_text(pair)
+            if style:
+                line.stylize(style)
+            shown.append(line)
+        return shown
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        if self.layout(width) is None:
+            yield from self.records(width)
+        else:
+            yield self.table(width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        layouts = self._layouts()
+        least = min(self._least_total(layouts[-1]), options.max_width)
+        return Measurement(least, max(least, min(self._natural_total(layouts[0]),
+                                                 options.max_width)))
+
+
 Extra = dict[str, dict[int, Text | str]]
 """Extra columns a check adds to a table: header -> the cell of each node (e.g. "torch")."""
 
 
-def _add_extra(table: Table, extra: Extra | None) -> None:
-    for header in extra or {}:
-        table.add_column(header)
+def _extra_columns(extra: Extra | None, drop: int) -> list[Column]:
+    """A check's columns (✓, ✗ and a number): kept whole, left out only after every other
+    column that may be left out."""
+    return [Column(header, "left", NUMBER, drop) for header in extra or {}]
 
 
 def _extra_cells(extra: Extra | None, node: int) -> list[Text | str]:
     return [cells.get(node, "") for cells in (extra or {}).values()]
 
 
-def forward_table(trace: Trace, precision: int, extra: Extra | None = None) -> Table:
+def forward_table(trace: Trace, precision: int, extra: Extra | None = None) -> FittedTable:
+    """One row per node, in the order of the forward pass. A narrow terminal leaves out the
+    inputs column (the source names them), then # (the gate column has #id where there is no
+    name), then op."""
     graph = trace.graph
-    table = Table(title="Forward pass (left to right)", title_justify="left")
-    for header, justify in (("#", "right"), ("gate", "left"), ("op", "center"),
-                            ("source", "left"), ("inputs", "left"), ("value", "right")):
-        table.add_column(header, justify=justify)
-    _add_extra(table, extra)
     notes = _notes(trace)
+    columns = [Column("#", "right", NUMBER, 2), Column("gate"), Column("op", "center", TEXT, 3),
+               Column("source"), Column("inputs", drop=1), Column("value", "right", NUMBER),
+               *_extra_columns(extra, 4)]
     if notes:
-        table.add_column("note")
+        columns.append(Column("note", drop=4))
+    table = FittedTable("Forward pass (left to right)", columns)
     for node in range(len(graph)):
         row = [
             str(node),
@@ -111,51 +284,65 @@ def forward_table(trace: Trace, precision: int, extra: Extra | None = None) -> T
     return table
 
 
-def backward_table(trace: Trace, precision: int, extra: Extra | None = None) -> Table:
-    """One row per gate, output first: upstream × local = downstream, for each input wire."""
+def backward_table(trace: Trace, precision: int, extra: Extra | None = None) -> FittedTable:
+    """Gates output first; one row per input wire: upstream × local = downstream on one line.
+
+    The gate's own cells (#, name, op, value, upstream) are on the row of its first input wire.
+    A narrow terminal leaves out # (the gate column has #id where there is no name), then the
+    gate's value (the forward table has it), then the formulas, then op."""
     graph = trace.graph
     fname = graph.label(graph.output)
-    table = Table(
-        title=f"Backward pass (right to left): ∂{fname}/∂gate × local = downstream",
-        title_justify="left",
-    )
-    for header, justify in (("#", "right"), ("gate", "left"), ("op", "center"),
-                            ("value", "right"), (f"upstream ∂{fname}/∂gate", "right"),
-                            ("input", "left"), ("local gradient", "left"),
-                            ("downstream", "right")):
-        table.add_column(header, justify=justify)
-    _add_extra(table, extra)
     notes = _notes(trace)
+    columns = [
+        Column("#", "right", NUMBER, 1), Column("gate"), Column("op", "center", TEXT, 4),
+        Column("value", "right", NUMBER, 2), Column(f"upstream ∂{fname}/∂gate", "right", NUMBER),
+        Column("input"), Column("local gradient", "right", NUMBER),
+        Column("downstream", "right", NUMBER), Column("formula", drop=3),
+        *_extra_columns(extra, 5),
+    ]
     if notes:
-        table.add_column("note")
+        columns.append(Column("note", drop=5))
+    table = FittedTable(f"Backward pass (right to left): ∂{fname}/∂gate × local = downstream",
+                        columns)
     for node in range(len(graph) - 1, -1, -1):
-        args = graph.args[node]
-        local = trace.local[node] or tuple(None for _ in args)
-        down = trace.downstream(node)
-        row = [
+        gate = [
             str(node),
             graph.label(node),
             symbol(graph, node),
             _styled(fmt(trace.values[node], precision), VALUE_STYLE),
             _styled(fmt(trace.grads[node] if trace.depends[node] else None, precision),
                     GRAD_STYLE),
-            "\n".join(wire_label(graph, i) for i in args),
-            "\n".join(_local_cell(graph, node, k, d, precision) for k, d in enumerate(local)),
-            _styled("\n".join(fmt(d, precision) for d in down), GRAD_STYLE),
-            *_extra_cells(extra, node),
         ]
-        if notes:
-            row.append(notes.get(node, ""))
-        table.add_row(*row, style="bold" if node == graph.output else None)
+        after = [*_extra_cells(extra, node), *([notes.get(node, "")] if notes else [])]
+        style = "bold" if node == graph.output else None
+        wires = _wire_cells(trace, node, precision) or [["", "", "", ""]]
+        for k, wire in enumerate(wires):
+            if k == 0:
+                table.add_row(*gate, *wire, *after, style=style)
+            else:
+                table.add_row(*([""] * len(gate)), *wire, *([""] * len(after)), style=style)
     return table
 
 
-def _local_cell(graph: Graph, node: int, k: int, value: float | None, precision: int) -> str:
+def _wire_cells(trace: Trace, node: int, precision: int) -> list[list[Text | str]]:
+    """[input, local gradient, downstream, formula] of each of the gate's input wires."""
+    graph = trace.graph
+    args = graph.args[node]
+    local = trace.local[node] or tuple(None for _ in args)
+    down = trace.downstream(node)
+    return [
+        [wire_label(graph, i), fmt(d, precision), _styled(fmt(g, precision), GRAD_STYLE),
+         _formula_cell(graph, node, k, d, precision)]
+        for k, (i, d, g) in enumerate(zip(args, local, down, strict=True))
+    ]
+
+
+def _formula_cell(graph: Graph, node: int, k: int, value: float | None, precision: int) -> str:
+    """How the local gradient is computed; nothing where the formula is the number itself."""
     if value is None:
-        return "— (constant wire)"
+        return "constant wire"
     formula = local_formula(graph, node, k)
-    number = fmt(value, precision)
-    return number if formula == number else f"{formula} = {number}"
+    return "" if formula == fmt(value, precision) else formula
 
 
 def _notes(trace: Trace) -> dict[int, str]:
@@ -167,23 +354,21 @@ def _notes(trace: Trace) -> dict[int, str]:
     return notes
 
 
-def gradient_table(trace: Trace, precision: int, extra: Extra | None = None) -> Table:
-    """∂f/∂ every input and every named gate; at a fork, the contributions being added."""
+def gradient_table(trace: Trace, precision: int, extra: Extra | None = None) -> FittedTable:
+    """∂out/∂ every input and every named gate; at a fork, the contributions being added."""
     graph = trace.graph
     fname = graph.label(graph.output)
-    table = Table(title=f"Gradients of {fname}", title_justify="left")
-    table.add_column("node")
-    table.add_column("kind")
-    table.add_column(f"∂{fname}/∂node", justify="right")
-    table.add_column("how it adds up (one term per out-wire)")
-    _add_extra(table, extra)
+    table = FittedTable(f"Gradients of {fname}", [
+        Column("node"), Column("kind", drop=1), Column(f"∂{fname}/∂node", "right", NUMBER),
+        Column("how it adds up (one term per out-wire)"), *_extra_columns(extra, 2),
+    ])
     shown = summary_nodes(graph)
     parts = trace.contributions(set(shown))
     for node in shown:
         grad = trace.grads[node]
         terms = parts[node]
         if node == graph.output:
-            how = "the output: ∂f/∂f = 1"
+            how = f"the output: ∂{fname}/∂{fname} = 1"
         elif not terms:
             how = "does not reach the output" if trace.depends[node] else "constant"
         elif len(terms) == 1:
@@ -524,10 +709,8 @@ def summary_view(trace: Trace, precision: int) -> list[Any]:
         f"{counts[CONST]:,} constant{'s' if counts[CONST] != 1 else ''}. "
         f"Too many to list one by one (more than {TABLE_LIMIT}): a summary follows."
     )]
-    ops = Table(title="Gates per op", title_justify="left")
-    ops.add_column("op")
-    ops.add_column("symbol", justify="center")
-    ops.add_column("count", justify="right")
+    ops = FittedTable("Gates per op", [Column("op"), Column("symbol", "center"),
+                                        Column("count", "right", NUMBER)])
     for kind, count in counts.most_common():
         if kind not in (INPUT, CONST):
             ops.add_row(kind, graph.op_or_none(kind).symbol, f"{count:,}")
@@ -535,13 +718,11 @@ def summary_view(trace: Trace, precision: int) -> list[Any]:
     backward = trace.grads is not None
     fname = graph.label(graph.output)
     names = list(graph.inputs)
-    inputs = Table(title="Inputs" + (f" (the first {SUMMARY_INPUTS} of {len(names):,})"
-                                     if len(names) > SUMMARY_INPUTS else ""),
-                   title_justify="left")
-    inputs.add_column("input")
-    inputs.add_column("value", justify="right")
+    columns = [Column("input"), Column("value", "right", NUMBER)]
     if backward:
-        inputs.add_column(f"∂{fname}/∂input", justify="right")
+        columns.append(Column(f"∂{fname}/∂input", "right", NUMBER))
+    inputs = FittedTable("Inputs" + (f" (the first {SUMMARY_INPUTS} of {len(names):,})"
+                                     if len(names) > SUMMARY_INPUTS else ""), columns)
     for name in names[:SUMMARY_INPUTS]:
         node = graph.inputs[name]
         row = [name, _styled(fmt(trace.values[node], precision), VALUE_STYLE)]
@@ -556,9 +737,11 @@ def summary_view(trace: Trace, precision: int) -> list[Any]:
             (i for i in range(n) if kinds[i] not in (INPUT, CONST) and i != graph.output),
             key=lambda i: abs(grads[i]),
         )
-        top = Table(title=f"Top {TOP_GATES} gates by |∂{fname}/∂gate|", title_justify="left")
-        for header in ("#", "gate", "op", "source", "value", f"∂{fname}/∂gate"):
-            top.add_column(header, justify="right" if header in ("#", "value") else "left")
+        top = FittedTable(f"Top {TOP_GATES} gates by |∂{fname}/∂gate|", [
+            Column("#", "right", NUMBER), Column("gate"), Column("op", drop=2),
+            Column("source", drop=1), Column("value", "right", NUMBER),
+            Column(f"∂{fname}/∂gate", "right", NUMBER),
+        ])
         for i in gates[:TOP_GATES]:
             top.add_row(str(i), graph.label(i), symbol(graph, i), graph.source(i, 40),
                         _styled(fmt(trace.values[i], precision), VALUE_STYLE),
