@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circuit_backprop import engine
-from circuit_backprop.composite import expand
+from circuit_backprop.expand import expand
 from circuit_backprop.parse import parse
 
 PROGRAM = """

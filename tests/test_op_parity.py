@@ -31,8 +31,9 @@ import pytest
 import torch
 
 from circuit_backprop import bulk, engine
-from circuit_backprop.composite import builtin_composites, builtin_definition, expand, make_op
+from circuit_backprop.composite import make_op
 from circuit_backprop.errors import EvalError
+from circuit_backprop.expand import builtin_composites, builtin_definition, expand
 from circuit_backprop.graph import Graph
 from circuit_backprop.ops import CONST, INPUT, OPS, Op, Point
 from circuit_backprop.trace import Trace

@@ -179,7 +179,7 @@ def test_streamed_json_is_exactly_the_plain_json(case, gradients):
     ("q = (w  *  x)\nf = q / (1 +\tb)", False),
 ])
 def test_streamed_json_shows_each_gates_own_source(program, expand):
-    from circuit_backprop.composite import expand as expand_graph
+    from circuit_backprop.expand import expand as expand_graph
 
     graph = parse(program)
     if expand:

@@ -13,7 +13,7 @@
 The names below are the public API; everything else is the implementation.
 """
 
-__version__ = "0.1.0"
+from circuit_backprop.version import __version__
 
 __all__ = [
     "Circuit", "Result", "Gate", "TorchReport", "NumericReport", "Drawing", "Steps",

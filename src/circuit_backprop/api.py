@@ -84,7 +84,7 @@ class Circuit:
         try:
             graph = source if isinstance(source, Graph) else parse(source)
             if expand:
-                from circuit_backprop.composite import expand as expand_graph
+                from circuit_backprop.expand import expand as expand_graph
 
                 graph = expand_graph(graph, None if expand is True else list(expand))
         except CircuitError as err:

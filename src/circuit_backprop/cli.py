@@ -22,7 +22,6 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
-from circuit_backprop import __version__
 from circuit_backprop.errors import (
     CircuitError,
     SourceError,
@@ -38,6 +37,7 @@ from circuit_backprop.options import (
     NumericOptions,
     TorchOptions,
 )
+from circuit_backprop.version import __version__
 
 EXAMPLES = """\
 \b

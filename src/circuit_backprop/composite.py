@@ -1,4 +1,5 @@
-"""Composite gates: `def NAME(a, b) = EXPR`, and `--expand`.
+"""Composite gates: an op whose value and local gradients come from passes through a body graph,
+and inlining such bodies into primitive gates.
 
 cs231n: "Multiple gates can be grouped into a single gate. A single gate can be broken up into
 multiple gates." A `def` groups gates: its body is parsed into a small graph of its own (the
@@ -7,36 +8,25 @@ built from the body. Its value is a forward pass through the body; its local gra
 respect to parameter k is a backward pass through the body. So the engine needs no special case:
 a composite is an op like any other, registered in the program's `graph.custom_ops`.
 
-`expand` breaks gates up again: it inlines bodies into primitive gates, for user defs and for the
-built-in ops that are composites (those with `Op.expands_to` in the registry: `sigmoid`, whose
-body is `1 / (1 + exp(-a))`, as in cs231n's 2-D neuron diagram).
-
-The parser (parse.py) calls in here at four points: `def_head` (open a body graph, before the
-body is reduced), `name` inside a body, `call` of a name that is not a built-in function (recorded
-and checked at the end, so a def may call one defined later), `def_stmt` (close the body) and
-`finish` (check calls: unknown names, arity, recursion). Nothing here recurses over the program:
-checks are loops, and inlining is one linear pass per level of nesting (at most MAX_DEPTH).
+`inline` breaks gates up again: it copies bodies into the graph as primitive gates (expand.py
+decides which: user defs, and built-in composites such as sigmoid). The parser builds the
+definitions (defs.py). Nothing here recurses over the program: inlining is one linear pass per
+level of nesting (at most MAX_DEPTH).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from circuit_backprop import engine
-from circuit_backprop.errors import EvalError, UsageError
+from circuit_backprop.errors import EvalError
 from circuit_backprop.graph import SOURCE_LIMIT, Graph
-from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT, OPS, Op
-
-if TYPE_CHECKING:
-    from lark import Token
-
-    from circuit_backprop.parse import Ref, _Builder
+from circuit_backprop.ops import CONST, INPUT, Op
 
 MAX_DEPTH = 32  # defs may call defs this many levels deep (evaluation nests one frame per level)
-PARAM_NAMES = ("a", "b")  # parameters of built-in composites' bodies (Op.expands_to)
 
 
 @dataclass
@@ -184,186 +174,6 @@ def make_op(definition: Definition) -> CompositeOp:
     )
 
 
-# --- parsing: called by parse._Builder ------------------------------------------------------------
-
-
-@dataclass
-class _Call:
-    name: str
-    nargs: int
-    offset: int
-    caller: str | None  # the def whose body makes the call, or None in the program itself
-
-
-@dataclass
-class _Open:
-    """A def whose body is being parsed: the builder's graph is swapped for `body` meanwhile."""
-
-    name: str
-    start: int
-    params: tuple[str, ...]
-    main: Graph
-    body: Graph
-    consts: dict[str, int] = field(default_factory=dict)
-
-    def name_ref(self, builder: _Builder, tok: Token) -> Ref:
-        from circuit_backprop.parse import Ref
-
-        builder.check_not_reserved(tok)
-        name = str(tok)
-        body = self.body
-        node = body.inputs.get(name)
-        if node is None:
-            node = self.consts.get(name)
-        if node is None:
-            if name not in CONSTANTS:
-                raise builder.error(
-                    f"'{name}' is not a parameter of {self.name}: a def's body can only use its "
-                    "parameters (gates are local)",
-                    tok.start_pos,
-                    [f"make it a parameter: def {self.name}({', '.join(self.params + (name,))})"
-                     " = ..."],
-                )
-            node = body.add_node(CONST, (), tok.start_pos, tok.end_pos)
-            body.consts[node] = CONSTANTS[name]
-            body.names[node] = name
-            self.consts[name] = node
-        return Ref(node, tok.start_pos, tok.end_pos)
-
-
-class DefState:
-    """The defs of one program being parsed, and the calls still to check."""
-
-    def __init__(self) -> None:
-        self.defs: dict[str, Definition] = {}
-        self.calls: list[_Call] = []
-        self.open: _Open | None = None
-
-    def open_def(self, builder: _Builder, name_tok: Token, params: list[Token]) -> None:
-        builder.check_not_reserved(name_tok)
-        name = str(name_tok)
-        line = builder.line_of(name_tok.start_pos)
-        if name in FUNCTIONS or name in OPS or name in (INPUT, CONST):
-            what = f"function {name}()" if name in FUNCTIONS else f"gate '{name}'"
-            raise builder.error(
-                f"def '{name}' would shadow the built-in {what}",
-                name_tok.start_pos,
-                ["built-ins cannot be redefined: give the def another name"],
-            )
-        if name in self.defs:
-            first = builder.line_of(self.defs[name].start)
-            raise builder.error(
-                f"def '{name}' is defined twice: on line {first} and on line {line}",
-                name_tok.start_pos,
-            )
-        main = builder.graph
-        body = Graph(main.text)
-        body.custom_ops = main.custom_ops  # shared: a body may call another def
-        for tok in params:
-            p = str(tok)
-            if p in body.inputs:
-                raise builder.error(
-                    f"parameter '{p}' is used twice in def {name}",
-                    tok.start_pos,
-                    ["each parameter needs its own name"],
-                )
-            node = body.add_node(INPUT, (), tok.start_pos, tok.end_pos)
-            body.names[node] = p
-            body.inputs[p] = node
-        self.open = _Open(name, name_tok.start_pos, tuple(str(p) for p in params), main, body)
-        builder.graph = body
-
-    def close_def(self, builder: _Builder, ref: Ref) -> None:
-        opened = self.open
-        assert opened is not None
-        body = opened.body
-        body.output = ref.node
-        text = " ".join(body.text[ref.start : ref.end].split())
-        definition = Definition(opened.name, opened.params, body, text, opened.start)
-        self.defs[opened.name] = definition
-        opened.main.custom_ops[opened.name] = make_op(definition)
-        builder.graph = opened.main
-        self.open = None
-
-    def call(self, builder: _Builder, fname: Token, args: list[Ref], rpar: Token) -> Ref:
-        """A call of a name that is not a built-in function: a def, checked in `resolve`."""
-        builder.check_not_reserved(fname)
-        caller = self.open.name if self.open is not None else None
-        self.calls.append(_Call(str(fname), len(args), fname.start_pos, caller))
-        return builder._gate(str(fname), tuple(args), fname.start_pos, rpar.end_pos)
-
-    def resolve(self, builder: _Builder) -> None:
-        """At the end of the program: every call names a def, with its arity; no recursion."""
-        from circuit_backprop.parse import _suggest
-
-        defs = self.defs
-        callees: dict[str, list[_Call]] = {name: [] for name in defs}
-        for c in self.calls:
-            d = defs.get(c.name)
-            if d is None:
-                raise builder.error(
-                    f"unknown function '{c.name}'",
-                    c.offset,
-                    _suggest(c.name, list(FUNCTIONS) + list(defs)),
-                )
-            if c.nargs != len(d.params):
-                n = len(d.params)
-                raise builder.error(
-                    f"{c.name}() takes {n} argument{'s' if n != 1 else ''}, got {c.nargs}",
-                    c.offset,
-                    [f"usage: {c.name}({', '.join(d.params)}), defined on line "
-                     f"{builder.line_of(d.start)}"],
-                )
-            if c.caller == c.name:
-                raise builder.error(
-                    f"def '{c.name}' calls itself: a gate cannot contain itself (no recursion)",
-                    c.offset,
-                )
-            if c.caller is not None:
-                callees[c.caller].append(c)
-        self._check_cycles(builder, callees)
-
-    def _check_cycles(self, builder: _Builder, callees: dict[str, list[_Call]]) -> None:
-        """Kahn's algorithm over def → called def; what is left over lies on a cycle."""
-        waiting = {name: len({c.name for c in calls}) for name, calls in callees.items()}
-        callers: dict[str, set[str]] = {name: set() for name in callees}
-        for name, calls in callees.items():
-            for c in calls:
-                callers[c.name].add(name)
-        ready = [name for name, n in waiting.items() if n == 0]
-        depth = dict.fromkeys(callees, 1)
-        done = 0
-        while ready:
-            name = ready.pop()
-            done += 1
-            for caller in callers[name]:
-                depth[caller] = max(depth[caller], depth[name] + 1)
-                waiting[caller] -= 1
-                if waiting[caller] == 0:
-                    ready.append(caller)
-        if done < len(callees):
-            start = next(name for name in self.defs if waiting[name] > 0)
-            path, seen = [start], {start}
-            while True:
-                step = next(c for c in callees[path[-1]] if waiting[c.name] > 0)
-                if step.name in seen:
-                    cycle = path[path.index(step.name) :] + [step.name]
-                    first = next(c for c in callees[cycle[0]] if c.name == cycle[1])
-                    raise builder.error(
-                        "defs call each other in a cycle: " + " → ".join(cycle),
-                        first.offset,
-                        ["a gate cannot contain itself, directly or through another def"],
-                    )
-                path.append(step.name)
-                seen.add(step.name)
-        deep = [name for name in self.defs if depth[name] > MAX_DEPTH]
-        if deep:
-            raise builder.error(
-                f"def '{deep[0]}' nests defs {depth[deep[0]]} levels deep; at most {MAX_DEPTH}",
-                self.defs[deep[0]].start,
-            )
-
-
 # --- expansion ----------------------------------------------------------------------------------
 
 
@@ -390,56 +200,25 @@ class ExpandedGraph(Graph):
         return texts
 
 
-@cache
-def builtin_definition(op_name: str) -> Definition:
-    """The body of a built-in composite (`Op.expands_to`), parsed once."""
-    from circuit_backprop.parse import parse
-
-    op = OPS[op_name]
-    assert op.expands_to is not None
-    body = parse(op.expands_to)
-    return Definition(op.call or op.name, PARAM_NAMES[: op.arity], body, op.expands_to,
-                      builtin=True)
-
-
-def builtin_composites() -> list[str]:
-    """Built-in ops that `--expand` breaks into primitives."""
-    return [name for name, op in OPS.items() if op.expands_to]
-
-
 def user_composites(graph: Graph) -> list[str]:
+    """The program's own defs."""
     return [name for name, op in graph.custom_ops.items() if isinstance(op, CompositeOp)]
 
 
-def expand(graph: Graph, names: list[str] | None = None) -> Graph:
-    """Inline the bodies of the named composites (all of them when `names` is None)."""
-    available = user_composites(graph) + builtin_composites()
-    if names is None:
-        want = set(available)
-    else:
-        unknown = [n for n in names if n not in available]
-        if unknown:
-            raise UsageError(
-                "--expand: no composite gate named " + ", ".join(f"'{n}'" for n in unknown),
-                [f"composite gates here: {', '.join(available)} "
-                 f"(built-in: {', '.join(builtin_composites())})"],
-            )
-        want = set(names)
-    for _ in range(MAX_DEPTH + 2):  # one pass per level of nesting
+
+def inline(graph: Graph, want: set[str], definition: Callable[[Graph, str], Definition],
+           ) -> Graph:
+    """The graph with every gate whose op is in `want` replaced by its body, nested composites
+    too (one pass per level of nesting); `definition(graph, op)` gives an op's body."""
+    for _ in range(MAX_DEPTH + 2):
         if not want.intersection(graph.ops):
             break
-        graph = _inline_once(graph, want)
+        graph = _inline_once(graph, want, definition)
     return graph
 
 
-def _definition(graph: Graph, kind: str) -> Definition:
-    op = graph.custom_ops.get(kind)
-    if isinstance(op, CompositeOp) and op.definition is not None:
-        return op.definition
-    return builtin_definition(kind)
-
-
-def _inline_once(graph: Graph, want: set[str]) -> ExpandedGraph:
+def _inline_once(graph: Graph, want: set[str],
+                 definition: Callable[[Graph, str], Definition]) -> ExpandedGraph:
     new = ExpandedGraph(graph.text)
     new.custom_ops = graph.custom_ops
     old_display: dict[int, str] = getattr(graph, "display", {})
@@ -448,7 +227,7 @@ def _inline_once(graph: Graph, want: set[str]) -> ExpandedGraph:
         kind = graph.ops[node]
         args = tuple(remap[i] for i in graph.args[node])
         if kind in want:
-            remap.append(_inline(new, graph, node, _definition(graph, kind), args))
+            remap.append(_inline(new, graph, node, definition(graph, kind), args))
             continue
         m = new.add_node(kind, args, graph.starts[node], graph.ends[node])
         new.names[m] = graph.names[node]

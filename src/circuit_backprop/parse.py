@@ -22,20 +22,10 @@ from circuit_backprop.graph import Graph
 from circuit_backprop.lalr import LalrSyntaxError, LeanParser, Tables
 from circuit_backprop.lalr import Tok as Token
 from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
+from circuit_backprop.refs import Ref, make_ref
 
 RESERVED = ("input", "output", "def")
 OUTPUT_NAMES = ("f", "out", "output_")  # names tried, in order, for a bare output expression
-
-
-class Ref(NamedTuple):
-    node: int
-    start: int
-    end: int
-
-
-def _ref(node: int, start: int, end: int, _new: Any = tuple.__new__) -> Ref:
-    """Ref(node, start, end), made without NamedTuple's Python-level __new__ (a hot path)."""
-    return _new(Ref, (node, start, end))
 
 
 class _Statement(NamedTuple):
@@ -46,7 +36,7 @@ class _Statement(NamedTuple):
 
 
 class _NoDefs:
-    """Stands in for composite.DefState while a program has no def (most programs)."""
+    """Stands in for defs.DefState while a program has no def (most programs)."""
 
     open = None
 
@@ -70,7 +60,7 @@ class _Builder:
         self.last: _Statement | None = None  # the last statement, unless it is an assignment
         self.outputs: list[_Statement] = []
         self.bares: list[_Statement] = []
-        self.defs: Any = _NoDefs()  # composite.DefState once the program uses a def
+        self.defs: Any = _NoDefs()  # defs.DefState once the program uses a def
         self.in_def = False
 
     # --- errors -------------------------------------------------------------------------------
@@ -88,7 +78,7 @@ class _Builder:
         start, end = tok.start_pos, tok.end_pos
         node = g.add_node(CONST, (), start, end)
         g.consts[node] = self.finite(tok)
-        return _ref(node, start, end)
+        return make_ref(node, start, end)
 
     def check_not_reserved(self, tok: Token) -> None:
         if tok in RESERVED:
@@ -104,7 +94,7 @@ class _Builder:
             node = self.refs.get(tok)
         start, end = tok.start_pos, tok.end_pos
         if node is not None:
-            return _ref(node, start, end)
+            return make_ref(node, start, end)
         name = str(tok)
         g = self.graph
         # the first use of a name that no earlier statement assigns: an input (or pi, e)
@@ -117,15 +107,15 @@ class _Builder:
         g.names[node] = name
         self.refs[name] = node
         self.first_use[name] = start
-        return _ref(node, start, end)
+        return make_ref(node, start, end)
 
     def _gate(self, op: str, refs: tuple[Ref, ...], start: int, end: int) -> Ref:
         node = self.graph.add_node(op, tuple(r.node for r in refs), start, end)
-        return _ref(node, start, end)
+        return make_ref(node, start, end)
 
     def _binary(self, op: str, a: Ref, b: Ref) -> Ref:
         start, end = a[1], b[2]
-        return _ref(self.graph.add_node(op, (a[0], b[0]), start, end), start, end)
+        return make_ref(self.graph.add_node(op, (a[0], b[0]), start, end), start, end)
 
     def add(self, a: Ref, b: Ref) -> Ref:
         return self._binary("add", a, b)
@@ -174,7 +164,7 @@ class _Builder:
             )
         start, end = fname.start_pos, rpar.end_pos
         node = self.graph.add_node(op.name, tuple([r[0] for r in args]), start, end)
-        return _ref(node, start, end)
+        return make_ref(node, start, end)
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -278,9 +268,9 @@ class _Builder:
         self.def_state().open_def(self, name_tok, params or [])
 
     def def_state(self) -> Any:
-        """The program's defs and calls to them (composite.py), made when first needed."""
+        """The program's defs and calls to them (defs.py), made when first needed."""
         if isinstance(self.defs, _NoDefs):
-            from circuit_backprop.composite import DefState
+            from circuit_backprop.defs import DefState
 
             self.defs = DefState()
         return self.defs

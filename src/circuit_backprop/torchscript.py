@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import keyword
 
-from circuit_backprop import __version__
 from circuit_backprop.engine import Trace
 from circuit_backprop.graph import Graph
 from circuit_backprop.ops import CONST, INPUT
+from circuit_backprop.version import __version__
 
 ATOM = 4  # a name, a call, a literal: never needs parentheses
 _RESERVED = {"torch", "print", "None", "True", "False"}
