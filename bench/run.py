@@ -75,8 +75,8 @@ def peak_rss_kb(cmd: list[str]) -> int:
 
 
 def engine_bench(path: Path, repeat: int, with_torch: bool, rows: list[str]) -> None:
-    from circuit_backprop import engine
-    from circuit_backprop.parse import parse
+    from circuit_backprop.core import engine
+    from circuit_backprop.lang.parse import parse
 
     graph = parse(path.read_text())
     inputs = dict(graph.defaults)
@@ -144,7 +144,7 @@ def end_to_end(path: Path, workdir: Path, rows: list[str], repeat: int) -> None:
     json_peak = peak_rss_kb([CIRCUIT, "backward", str(path), "--json"])
     stock_script = (
         "import sys; from importlib import resources; from lark import Lark; "
-        "g = resources.files('circuit_backprop').joinpath('grammar.lark').read_text(); "
+        "g = resources.files('circuit_backprop.lang').joinpath('grammar.lark').read_text(); "
         "p = Lark(g, parser='lalr', maybe_placeholders=True); "
         "p.parse(open(sys.argv[1]).read())"
     )

@@ -193,7 +193,7 @@ def test_usage_errors_for_inputs():
 
 
 def test_a_graph_built_in_python_needs_no_source_text():
-    from circuit_backprop.graph import Graph
+    from circuit_backprop.core.graph import Graph
 
     g = Graph("")
     x = g.add_node("input", (), 0, 0)

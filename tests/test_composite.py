@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from circuit_backprop import engine
-from circuit_backprop.expand import expand
-from circuit_backprop.parse import parse
+from circuit_backprop.core import engine
+from circuit_backprop.lang.expand import expand
+from circuit_backprop.lang.parse import parse
 
 PROGRAM = """
 def sig(a) = 1 / (1 + exp(-a))

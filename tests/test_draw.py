@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from circuit_backprop import draw
+from circuit_backprop.views import draw
 
 SEED_TEXT = """\
 Circuit for f: inputs at the top, output at the bottom; each wire: value │ gradient ∂f/∂wire

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from circuit_backprop import lalr
+from circuit_backprop.lang import lalr
 
 CODE = (
     "import sys\n"

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from circuit_backprop.graph import Consts, Graph, Names
-from circuit_backprop.parse import parse
+from circuit_backprop.core.graph import Consts, Graph, Names
+from circuit_backprop.lang.parse import parse
 
 OPERATIONS = st.lists(
     st.tuples(st.sampled_from(["set", "del", "get"]), st.integers(0, 40),

@@ -2,7 +2,7 @@
 
 lalr.py reads Lark's private analysis of grammar.lark (its parse table, rules and terminals) and
 runs it with a loop of its own. That is only safe while it gives what Lark itself gives, so this
-file parses random programs, valid and broken, twice: with circuit_backprop.parse.parse, and with
+file parses random programs, valid and broken, twice: with lang.parse.parse, and with
 stock `Lark(grammar, parser="lalr", transformer=...)` (public API only) whose callbacks are the
 same _Builder's methods, called with the children Lark keeps. Both must make the same graph
 (ops, args, names, consts, spans, inputs, defaults, output, defs' bodies) or the same error (the
@@ -35,11 +35,11 @@ import pytest
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from circuit_backprop import parse as parse_module
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import FUNCTIONS
 from circuit_backprop.errors import SourceError
-from circuit_backprop.graph import Graph
-from circuit_backprop.lalr import LalrSyntaxError
-from circuit_backprop.ops import FUNCTIONS
+from circuit_backprop.lang import parse as parse_module
+from circuit_backprop.lang.lalr import LalrSyntaxError
 
 GRAMMAR = Path(parse_module.__file__).with_name("grammar.lark").read_text("utf-8")
 VALID_PROGRAMS = 1500  # each also broken once: 3,000 programs, each parsed by both sides

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from circuit_backprop import engine, numeric, ops
-from circuit_backprop.parse import parse
+from circuit_backprop.checks import numeric
+from circuit_backprop.core import engine, ops
+from circuit_backprop.lang.parse import parse
 
 
 def test_neuron_passes_the_numeric_check(run, run_json, circuits_dir):

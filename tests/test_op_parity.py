@@ -30,13 +30,13 @@ import numpy as np
 import pytest
 import torch
 
-from circuit_backprop import bulk, engine
-from circuit_backprop.composite import make_op
+from circuit_backprop.core import bulk, engine
+from circuit_backprop.core.composite import make_op
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, INPUT, OPS, Op, Point
+from circuit_backprop.core.trace import Trace
 from circuit_backprop.errors import EvalError
-from circuit_backprop.expand import builtin_composites, builtin_definition, expand
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT, OPS, Op, Point
-from circuit_backprop.trace import Trace
+from circuit_backprop.lang.expand import builtin_composites, builtin_definition, expand
 
 NAMES = sorted(OPS)
 RANDOM_POINTS = 24  # per op, drawn from its `samples`

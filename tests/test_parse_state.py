@@ -7,9 +7,9 @@ import gc
 
 import pytest
 
-from circuit_backprop import lalr
-from circuit_backprop import parse as parse_module
 from circuit_backprop.errors import SourceError
+from circuit_backprop.lang import lalr
+from circuit_backprop.lang import parse as parse_module
 
 
 @pytest.fixture

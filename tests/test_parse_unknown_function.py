@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from circuit_backprop import parse as parse_module
+from circuit_backprop.core.ops import FUNCTIONS, OPS
 from circuit_backprop.errors import SourceError
-from circuit_backprop.ops import FUNCTIONS, OPS
+from circuit_backprop.lang import parse as parse_module
 
 
 def listed_functions(details: list[str]) -> dict[str, int]:

@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from circuit_backprop import engine, plot
-from circuit_backprop.parse import parse
+from circuit_backprop.core import engine
+from circuit_backprop.lang.parse import parse
+from circuit_backprop.views import plot
 
 
 def neuron_trace(circuits_dir):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT, OPS
+from circuit_backprop.core.ops import CONST, CONSTANTS, FUNCTIONS, INPUT, OPS
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 ITEM = re.compile(r"`(\w+)(?:\(([\w, ]*)\))?`")  # `exp`, `max(a, b)`

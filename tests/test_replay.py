@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from circuit_backprop import lalr
-from circuit_backprop import parse as parse_module
+from circuit_backprop.core.graph import Graph
 from circuit_backprop.errors import SourceError
-from circuit_backprop.graph import Graph
+from circuit_backprop.lang import lalr
+from circuit_backprop.lang import parse as parse_module
 
 TEMPLATES = [
     "{n} = {a} * {b}",

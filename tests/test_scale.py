@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from circuit_backprop import bulk, engine, report
-from circuit_backprop.parse import parse
+from circuit_backprop.core import bulk, engine
+from circuit_backprop.lang.parse import parse
+from circuit_backprop.views import report
 
 
 def test_deep_chain_gradient_is_exact():
@@ -179,7 +180,7 @@ def test_streamed_json_is_exactly_the_plain_json(case, gradients):
     ("q = (w  *  x)\nf = q / (1 +\tb)", False),
 ])
 def test_streamed_json_shows_each_gates_own_source(program, expand):
-    from circuit_backprop.expand import expand as expand_graph
+    from circuit_backprop.lang.expand import expand as expand_graph
 
     graph = parse(program)
     if expand:

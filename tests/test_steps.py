@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from circuit_backprop import engine, walkthrough
-from circuit_backprop.parse import parse
+from circuit_backprop.core import engine
+from circuit_backprop.lang.parse import parse
+from circuit_backprop.views import walkthrough
 
 SEED_FORWARD = [
     "  1. inputs: x = 3, y = -4, z = 19",

@@ -198,8 +198,9 @@ def test_narrower_still_the_rows_become_records_with_whole_numbers(columns):
 def test_every_width_from_narrow_to_wide_fits_and_cuts_nothing():
     from rich.console import Console
 
-    from circuit_backprop import engine, report
-    from circuit_backprop.parse import parse
+    from circuit_backprop.core import engine
+    from circuit_backprop.lang.parse import parse
+    from circuit_backprop.views import report
 
     graph = parse(SIGMOID.read_text(encoding="utf-8"))
     trace = engine.backward(engine.run(graph, {"x": 3.0, "y": -4.0}))
@@ -278,7 +279,7 @@ def test_a_pass_near_zero_does_not_read_as_a_failure(proc, program, values, zero
 
 
 def test_a_failure_reports_how_far_past_its_tolerance(run, run_json, monkeypatch):
-    from circuit_backprop import ops
+    from circuit_backprop.core import ops
 
     # a test-only op whose local gradient is wrong on purpose: 3a instead of 2a
     op = ops.Op("sq", "sq", 1, lambda a: a * a, (lambda a, o: 3 * a,), ("3{a}",), "sq({a})",

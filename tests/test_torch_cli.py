@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from circuit_backprop import ops
+from circuit_backprop.core import ops
 
 SEED = ["circuits/staged.circ"]
 

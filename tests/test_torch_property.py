@@ -13,9 +13,10 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from circuit_backprop import engine, torchcheck
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT, OPS
+from circuit_backprop.checks import torchcheck
+from circuit_backprop.core import engine
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, INPUT, OPS
 
 OP_NAMES = sorted(OPS)
 LIMIT = 1e4  # keep values in a range where float64 rounding stays far below the tolerance

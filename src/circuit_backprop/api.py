@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from circuit_backprop.errors import CircuitError, UsageError, close_matches
-from circuit_backprop.graph import Graph
-from circuit_backprop.options import (
+from circuit_backprop.checks.options import (
     NUMERIC_ATOL,
     NUMERIC_EPS,
     NUMERIC_RTOL,
@@ -30,6 +28,8 @@ from circuit_backprop.options import (
     TORCH_RTOL,
     TorchOptions,
 )
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.errors import CircuitError, UsageError, close_matches
 
 DEFAULT_PRECISION = 6  # significant digits in tables
 
@@ -78,13 +78,13 @@ class Circuit:
 
     def __init__(self, source: str | Graph, *, expand: bool | Sequence[str] = False,
                  origin: str = "") -> None:
-        from circuit_backprop.parse import parse
+        from circuit_backprop.lang.parse import parse
 
         self.origin = origin
         try:
             graph = source if isinstance(source, Graph) else parse(source)
             if expand:
-                from circuit_backprop.expand import expand as expand_graph
+                from circuit_backprop.lang.expand import expand as expand_graph
 
                 graph = expand_graph(graph, None if expand is True else list(expand))
         except CircuitError as err:
@@ -154,7 +154,7 @@ class Circuit:
         return self._run(self.values_for(given, **values), gradients=True)
 
     def _run(self, inputs: dict[str, float], gradients: bool) -> Result:
-        from circuit_backprop import engine
+        from circuit_backprop.core import engine
 
         try:
             trace = engine.run(self.graph, inputs, gradients=gradients)
@@ -173,7 +173,7 @@ class Circuit:
     def torch_program(self, given: Mapping[str, float] | None = None, /,
                       **values: float) -> str:
         """The circuit as a standalone PyTorch program (`circuit torch`); needs no torch."""
-        from circuit_backprop.torchscript import script
+        from circuit_backprop.views.torchscript import script
 
         return script(self.eval(given, **values).trace)
 
@@ -272,7 +272,7 @@ class Result(Displayable):
         return {self.graph.label(n): self.trace.grads[n] for n in self._named()}
 
     def _named(self) -> list[int]:
-        from circuit_backprop.report import summary_nodes
+        from circuit_backprop.views.report import summary_nodes
 
         return summary_nodes(self.graph)
 
@@ -302,7 +302,7 @@ class Result(Displayable):
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the document that `circuit eval|backward ... --json` prints."""
-        from circuit_backprop import report
+        from circuit_backprop.views import report
 
         return report.to_json(self.trace, self.inputs)
 
@@ -325,14 +325,15 @@ class Result(Displayable):
 
     def torch_experiment(self, options: TorchOptions) -> TorchReport:
         """Any of the torch experiments (`--check-torch`, `--requires-grad`, `--passes`, ...)."""
-        from circuit_backprop import torchreport
+        from circuit_backprop.views import torchreport
 
         return TorchReport(self, torchreport.run(self.trace, options))
 
     def check_numeric(self, eps: float = NUMERIC_EPS, atol: float = NUMERIC_ATOL,
                       rtol: float = NUMERIC_RTOL) -> NumericReport:
         """Compare ∂output/∂node of every input and named gate with central differences."""
-        from circuit_backprop import engine, numeric
+        from circuit_backprop.checks import numeric
+        from circuit_backprop.core import engine
 
         trace = self.trace
         if trace.grads is None:
@@ -341,7 +342,7 @@ class Result(Displayable):
 
     def draw(self, *, around: str | None = None, depth: int | None = None,
              max_nodes: int | None = None, precision: int = 4) -> Drawing:
-        from circuit_backprop import draw
+        from circuit_backprop.views import draw
 
         limit = draw.MAX_NODES if max_nodes is None else max_nodes
         return Drawing(draw.select(self.trace, around, depth, limit), precision)
@@ -352,7 +353,7 @@ class Result(Displayable):
 
     def renderables(self, extra: tuple[Any, ...] = (), every_row: bool = False) -> list[Any]:
         """The tables (a summary instead above report.TABLE_LIMIT nodes, unless `every_row`)."""
-        from circuit_backprop import report
+        from circuit_backprop.views import report
 
         if len(self.graph) > report.TABLE_LIMIT and not every_row:
             return report.summary_view(self.trace, self.precision)
@@ -410,24 +411,24 @@ class TorchReport(Displayable):
 
     def torch_grad_cells(self) -> dict[int, Any] | None:
         """torch's ∂f/∂node, as cells for the numeric check's table."""
-        from circuit_backprop import numeric
+        from circuit_backprop.checks import numeric
 
         return numeric._torch_grads(self.run, self.result.precision)
 
     def to_json(self) -> dict[str, Any]:
         """The `"torch"` (and `"autograd"`) objects that `--json` adds."""
-        from circuit_backprop import torchreport
+        from circuit_backprop.views import torchreport
 
         return torchreport.to_json(self.run)
 
     def error(self) -> CircuitError | None:
         """The error the command line exits with (1) when torch disagrees, or None."""
-        from circuit_backprop import torchreport
+        from circuit_backprop.views import torchreport
 
         return torchreport.failure(self.run)
 
     def renderables(self, with_tables: bool = True) -> list[Any]:
-        from circuit_backprop import torchreport
+        from circuit_backprop.views import torchreport
 
         shown = []
         if with_tables and (self.run.check is not None or self.run.behaviour is None):
@@ -465,17 +466,17 @@ class NumericReport(Displayable):
         return {self.result.graph.label(c.node): c.numeric for c in self.check.nodes}
 
     def to_json(self) -> dict[str, Any]:
-        from circuit_backprop import numeric
+        from circuit_backprop.checks import numeric
 
         return {"numeric": numeric.to_json(self.check)}
 
     def error(self) -> CircuitError | None:
-        from circuit_backprop import numeric
+        from circuit_backprop.checks import numeric
 
         return numeric.failure(self.check, self.trace)
 
     def renderables(self, torch_grads: Any = None) -> list[Any]:
-        from circuit_backprop import numeric
+        from circuit_backprop.checks import numeric
 
         precision = self.result.precision
         return [numeric.table(self.check, self.trace, precision, torch_grads),
@@ -494,23 +495,23 @@ class Drawing:
     precision: int = 4
 
     def dot(self) -> str:
-        from circuit_backprop import draw
+        from circuit_backprop.views import draw
 
         return draw.to_dot(self.selection, self.precision)
 
     def svg(self) -> str:
-        from circuit_backprop import draw
+        from circuit_backprop.views import draw
 
         return draw.render(self.dot(), "svg", None).decode()
 
     def text(self) -> str:
-        from circuit_backprop import draw
+        from circuit_backprop.views import draw
 
         return draw.text_drawing(self.selection, self.precision).plain
 
     def save(self, path: str | Path, format: str | None = None) -> Path:
         """Write the drawing; the format comes from the extension (.svg .png .dot .txt)."""
-        from circuit_backprop import draw
+        from circuit_backprop.views import draw
 
         path = Path(path)
         kind = draw.infer_format(format, str(path))
@@ -527,7 +528,7 @@ class Drawing:
         return f"<Drawing of {len(self.selection.nodes)} nodes>"
 
     def __rich__(self) -> Any:
-        from circuit_backprop import draw
+        from circuit_backprop.views import draw
 
         return draw.text_drawing(self.selection, self.precision)
 
@@ -539,7 +540,7 @@ class Steps(Displayable):
     result: Result
 
     def renderables(self) -> list[Any]:
-        from circuit_backprop import walkthrough
+        from circuit_backprop.views import walkthrough
 
         return walkthrough.step_lines(self.result.trace, self.result.precision)
 

@@ -22,13 +22,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperCommand
 
-from circuit_backprop.errors import (
-    CircuitError,
-    SourceError,
-    UsageError,
-    close_matches,
-)
-from circuit_backprop.options import (
+from circuit_backprop.checks.options import (
     NUMERIC_ATOL,
     NUMERIC_EPS,
     NUMERIC_RTOL,
@@ -36,6 +30,12 @@ from circuit_backprop.options import (
     TORCH_RTOL,
     NumericOptions,
     TorchOptions,
+)
+from circuit_backprop.errors import (
+    CircuitError,
+    SourceError,
+    UsageError,
+    close_matches,
 )
 from circuit_backprop.version import __version__
 
@@ -269,7 +269,7 @@ def print_error(err: CircuitError, origin: str = "", as_json: bool = False) -> N
     for line in rest:
         console.print(escape(line), soft_wrap=True)
     if as_json:
-        from circuit_backprop.report import dumps
+        from circuit_backprop.views.report import dumps
 
         sys.stdout.write(dumps(err.to_json()) + "\n")
         sys.stdout.flush()
@@ -362,14 +362,14 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
         if show is not None:  # circuit draw, torch, plot
             show(console, result)
         elif steps or pause:
-            from circuit_backprop import walkthrough
+            from circuit_backprop.views import walkthrough
 
             walkthrough.print_steps(console, result.trace, precision, pause=pause)
         elif wants_torch or wants_numeric:
             _checks(console, result, torch_opts if wants_torch else None,
                     numeric_opts if wants_numeric else None, as_json, reported)
         elif as_json:
-            from circuit_backprop import report
+            from circuit_backprop.views import report
 
             report.write_json(result.trace, result.inputs, sys.stdout)
         else:
@@ -432,7 +432,7 @@ def _checks(console: Console, result: Any, torch_opts: Any, numeric_opts: Any, a
         numeric = result.check_numeric(numeric_opts.eps, numeric_opts.atol, numeric_opts.rtol)
     torch = result.torch_experiment(torch_opts) if torch_opts is not None else None
     if as_json:
-        from circuit_backprop import report
+        from circuit_backprop.views import report
 
         doc = result.to_json()
         for check in (torch, numeric):
@@ -443,7 +443,7 @@ def _checks(console: Console, result: Any, torch_opts: Any, numeric_opts: Any, a
         for renderable in torch.renderables():
             console.print(renderable)
     else:
-        from circuit_backprop import torchreport
+        from circuit_backprop.views import torchreport
 
         extra = torchreport.extra_columns(torch.run, result.precision) if torch else ()
         for renderable in result.renderables(extra):
@@ -564,7 +564,7 @@ def draw_command(
 
     Example: circuit draw circuits/staged.circ --format svg -o staged.svg
     """
-    from circuit_backprop import draw
+    from circuit_backprop.views import draw
 
     def show(console: Console, result: Any) -> None:
         draw.draw(console, result.trace, fmt_name=fmt_name, output=output, around=around,
@@ -585,7 +585,7 @@ def torch_command(
 
     Example: circuit torch circuits/staged.circ > staged.py && python staged.py
     """
-    from circuit_backprop.torchscript import script
+    from circuit_backprop.views.torchscript import script
 
     def show(console: Console, result: Any) -> None:
         console.file.write(script(result.trace))
@@ -615,7 +615,7 @@ def plot_command(
 
     Example: circuit plot circuits/neuron.circ --wrt x0 --range -4:4 -o neuron.png
     """
-    from circuit_backprop import plot
+    from circuit_backprop.views import plot
 
     def show(console: Console, result: Any) -> None:
         lo, hi = plot.parse_range(range_text) if range_text else (None, None)

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from rich.console import Console
 from rich.text import Text
 
-from circuit_backprop.engine import Trace
-from circuit_backprop.ops import CONST
-from circuit_backprop.report import (
+from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.ops import CONST
+from circuit_backprop.views.report import (
     GRAD_STYLE,
     VALUE_STYLE,
     fmt,

@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from circuit_backprop import torchcheck
-from circuit_backprop.compare import finite_or_none
-from circuit_backprop.engine import Trace
-from circuit_backprop.options import TorchOptions
-from circuit_backprop.report import GRAD_STYLE, Extra, fmt, summary_nodes
-from circuit_backprop.torchcheck import Behaviour, TorchCheck, TorchDisagrees
+from circuit_backprop.checks import torchcheck
+from circuit_backprop.checks.compare import finite_or_none
+from circuit_backprop.checks.options import TorchOptions
+from circuit_backprop.checks.torchcheck import Behaviour, TorchCheck, TorchDisagrees
+from circuit_backprop.core.engine import Trace
+from circuit_backprop.views.report import GRAD_STYLE, Extra, fmt, summary_nodes
 
 OK_STYLE = "green"
 BAD_STYLE = "bold red"
@@ -327,7 +327,7 @@ def emit(console: Console, trace: Trace, inputs: dict[str, float], options: Torc
     """Run torch as asked and print everything: the engine's tables with a torch column, or
     the JSON with "torch"/"autograd" objects. Raises the error to exit with when torch
     disagrees with the engine (after printing), and TorchMissing without torch."""
-    from circuit_backprop import report
+    from circuit_backprop.views import report
 
     result = run(trace, options)
     if as_json:

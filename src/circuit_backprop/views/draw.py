@@ -23,10 +23,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from circuit_backprop.engine import Trace
+from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.errors import UsageError, close_matches
-from circuit_backprop.ops import CONST, INPUT
-from circuit_backprop.report import GRAD_STYLE, VALUE_STYLE, fmt, fmt_term, symbol
+from circuit_backprop.views.report import GRAD_STYLE, VALUE_STYLE, fmt, fmt_term, symbol
 
 MAX_NODES = 200
 """Drawings larger than this are refused (use --around/--depth or --max-nodes)."""

@@ -20,13 +20,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from circuit_backprop import engine
-from circuit_backprop.compare import close, finite_or_none, relative_error
-from circuit_backprop.engine import Trace
+from circuit_backprop.checks.compare import close, finite_or_none, relative_error
+from circuit_backprop.checks.options import NUMERIC_ATOL, NUMERIC_EPS, NUMERIC_RTOL, NumericOptions
+from circuit_backprop.core import engine
+from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.ops import INPUT
 from circuit_backprop.errors import EXIT_EVAL, CircuitError
-from circuit_backprop.ops import INPUT
-from circuit_backprop.options import NUMERIC_ATOL, NUMERIC_EPS, NUMERIC_RTOL, NumericOptions
-from circuit_backprop.report import fmt
+from circuit_backprop.views.report import fmt
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
@@ -102,7 +102,7 @@ def output_with(trace: Trace, node: int, value: float) -> tuple[float | None, li
 def check(trace: Trace, eps: float = NUMERIC_EPS, atol: float = NUMERIC_ATOL,
           rtol: float = NUMERIC_RTOL) -> NumericCheck:
     """Check ∂f/∂node for every input and named gate. `trace` needs its backward pass."""
-    from circuit_backprop.report import summary_nodes
+    from circuit_backprop.views.report import summary_nodes
 
     assert trace.grads is not None
     graph = trace.graph
@@ -283,14 +283,14 @@ def emit(console: Console, trace: Trace, inputs: dict[str, float], options: Nume
     """eval/backward with --check-numeric (and maybe --check-torch): the usual tables, then the
     numeric table with torch's gradients beside it. Raises NumericMismatch (exit 1) after
     printing when the gradients disagree, and torch's own error when torch disagrees."""
-    from circuit_backprop import report
+    from circuit_backprop.views import report
 
     checked = trace if trace.grads is not None else engine.backward(
         Trace(trace.graph, trace.values, trace.depends))
     result = check(checked, options.eps, options.atol, options.rtol)
     torch_run = None
     if torch_opts is not None and torch_opts.wanted:
-        from circuit_backprop import torchreport
+        from circuit_backprop.views import torchreport
 
         torch_run = torchreport.run(trace, torch_opts)
     if as_json:

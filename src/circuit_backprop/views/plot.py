@@ -15,8 +15,8 @@ from typing import Any
 
 from rich.text import Text
 
-from circuit_backprop import engine
-from circuit_backprop.engine import Trace
+from circuit_backprop.core import engine
+from circuit_backprop.core.engine import Trace
 from circuit_backprop.errors import EvalError, UsageError
 
 DEFAULT_POINTS = 201
@@ -106,7 +106,7 @@ def sample(trace: Trace, wrt: str, lo: float | None = None, hi: float | None = N
 
 def text_lines(data: PlotData, width: int = 64, height: int = 18, precision: int = 4) -> list[Text]:
     """A character plot: f as •, the tangent as ·, the point as ●; y-axis labels on the left."""
-    from circuit_backprop.report import fmt
+    from circuit_backprop.views.report import fmt
 
     lo, hi = data.xs[0], data.xs[-1]
     finite = [y for y in data.ys if y is not None]
@@ -153,7 +153,7 @@ def text_lines(data: PlotData, width: int = 64, height: int = 18, precision: int
 
 
 def caption(data: PlotData, precision: int = 6) -> list[Text]:
-    from circuit_backprop.report import fmt
+    from circuit_backprop.views.report import fmt
 
     f, x = data.output, data.wrt
     fixed = ", ".join(f"{k} = {fmt(v, precision)}" for k, v in data.fixed.items())

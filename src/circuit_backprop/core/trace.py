@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from circuit_backprop.ops import downstream
+from circuit_backprop.core.ops import downstream
 
 if TYPE_CHECKING:
-    from circuit_backprop.graph import Graph
+    from circuit_backprop.core.graph import Graph
 
 
 class LocalGradients(Sequence):

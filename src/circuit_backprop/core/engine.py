@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from array import array
 
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, INPUT, downstream
+from circuit_backprop.core.trace import LocalGradients, Trace, reaches_output  # importable here too
 from circuit_backprop.errors import EvalError, GateFailure
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT, downstream
-from circuit_backprop.trace import LocalGradients, Trace, reaches_output  # importable here too
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
@@ -102,7 +102,7 @@ BULK_MIN_NODES = 20_000  # from here on, try the bulk engine (bulk.py): numpy, l
 def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
     """Forward (and backward) pass. Large graphs go through the bulk engine when it can."""
     if len(graph) >= BULK_MIN_NODES:
-        from circuit_backprop import bulk
+        from circuit_backprop.core import bulk
 
         try:
             return bulk.run(graph, inputs, gradients)

@@ -24,12 +24,12 @@ from __future__ import annotations
 from array import array
 from typing import TYPE_CHECKING, Any
 
-from circuit_backprop.ops import CONST, INPUT, downstream
-from circuit_backprop.trace import LocalGradients, Trace, reaches_output
+from circuit_backprop.core.ops import CONST, INPUT, downstream
+from circuit_backprop.core.trace import LocalGradients, Trace, reaches_output
 
 if TYPE_CHECKING:
-    from circuit_backprop.graph import Graph
-    from circuit_backprop.ops import Op
+    from circuit_backprop.core.graph import Graph
+    from circuit_backprop.core.ops import Op
 
 MIN_GATES_PER_LEVEL = 64  # below this average, batching by level does not pay: use the tape
 

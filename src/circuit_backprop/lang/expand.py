@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from circuit_backprop.composite import CompositeOp, Definition, inline, user_composites
+from circuit_backprop.core.composite import CompositeOp, Definition, inline, user_composites
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import OPS
 from circuit_backprop.errors import UsageError
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import OPS
-from circuit_backprop.parse import parse
+from circuit_backprop.lang.parse import parse
 
 PARAM_NAMES = ("a", "b")  # parameters of built-in composites' bodies (Op.expands_to)
 

@@ -16,9 +16,9 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from circuit_backprop.engine import Trace
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT
+from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, INPUT
 
 VALUE_STYLE = "green"
 GRAD_STYLE = "red"

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from circuit_backprop.composite import MAX_DEPTH, Definition, make_op
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT, OPS
-from circuit_backprop.refs import Ref
+from circuit_backprop.core.composite import MAX_DEPTH, Definition, make_op
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, CONSTANTS, FUNCTIONS, INPUT, OPS
+from circuit_backprop.lang.refs import Ref
 
 if TYPE_CHECKING:
     from lark import Token

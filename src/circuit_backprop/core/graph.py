@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
-from circuit_backprop.ops import CONST, INPUT, OPS, Op
+from circuit_backprop.core.ops import CONST, INPUT, OPS, Op
 
 _NEEDS_CLEANING = re.compile(r"\s\s|[\t\n\r\f\v]")  # what source() folds to one space
 _NEEDS_CLEANING_IN_LINE = re.compile(r"[ \t\r\f\v][ \t\r\f\v]|[\t\r\f\v]")

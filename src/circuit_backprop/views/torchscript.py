@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import keyword
 
-from circuit_backprop.engine import Trace
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT
+from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.version import __version__
 
 ATOM = 4  # a name, a call, a literal: never needs parentheses

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from circuit_backprop import engine
+from circuit_backprop.core import engine
+from circuit_backprop.core.graph import SOURCE_LIMIT, Graph
+from circuit_backprop.core.ops import CONST, INPUT, Op
 from circuit_backprop.errors import EvalError
-from circuit_backprop.graph import SOURCE_LIMIT, Graph
-from circuit_backprop.ops import CONST, INPUT, Op
 
 MAX_DEPTH = 32  # defs may call defs this many levels deep (evaluation nests one frame per level)
 

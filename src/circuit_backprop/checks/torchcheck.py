@@ -24,12 +24,12 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from circuit_backprop.compare import close, relative_error
-from circuit_backprop.engine import Trace, reaches_output
+from circuit_backprop.checks.compare import close, relative_error
+from circuit_backprop.checks.options import TORCH_ATOL, TORCH_RTOL
+from circuit_backprop.core.engine import Trace, reaches_output
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError, close_matches
-from circuit_backprop.graph import Graph
-from circuit_backprop.ops import CONST, INPUT
-from circuit_backprop.options import TORCH_ATOL, TORCH_RTOL
 
 TORCH_PIN = "2.13.0"
 INSTALL_HINTS = [

@@ -17,12 +17,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
 from circuit_backprop.errors import SourceError, SourcePosition, close_matches
-from circuit_backprop.graph import Graph
-from circuit_backprop.lalr import LalrSyntaxError, LeanParser, Tables
-from circuit_backprop.lalr import Tok as Token
-from circuit_backprop.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
-from circuit_backprop.refs import Ref, make_ref
+from circuit_backprop.lang.lalr import LalrSyntaxError, LeanParser, Tables
+from circuit_backprop.lang.lalr import Tok as Token
+from circuit_backprop.lang.refs import Ref, make_ref
 
 RESERVED = ("input", "output", "def")
 OUTPUT_NAMES = ("f", "out", "output_")  # names tried, in order, for a bare output expression
@@ -270,7 +270,7 @@ class _Builder:
     def def_state(self) -> Any:
         """The program's defs and calls to them (defs.py), made when first needed."""
         if isinstance(self.defs, _NoDefs):
-            from circuit_backprop.defs import DefState
+            from circuit_backprop.lang.defs import DefState
 
             self.defs = DefState()
         return self.defs
@@ -440,7 +440,7 @@ def _parser() -> LeanParser:
 def _tables() -> Tables:
     """The LALR tables of grammar.lark. They are cached on disk (with marshal), so that a run
     starts without redoing Lark's analysis: start-up time matters for a command-line tool."""
-    from circuit_backprop import lalr
+    from circuit_backprop.lang import lalr
 
     grammar = Path(__file__).with_name("grammar.lark").read_text("utf-8")
     path = _cache_file(grammar)
@@ -472,7 +472,7 @@ def _cache_file(grammar: str) -> str | None:
     import sys
     import zlib  # (hashlib would load OpenSSL: 4 ms of start-up for a cache key)
 
-    from circuit_backprop import lalr
+    from circuit_backprop.lang import lalr
 
     spec = importlib.util.find_spec("lark")
     if spec is None or not spec.origin:

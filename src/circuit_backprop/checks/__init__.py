@@ -1,0 +1,1 @@
+"""The checks: PyTorch and central differences against the engine, one comparison rule."""
