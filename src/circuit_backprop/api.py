@@ -272,7 +272,7 @@ class Result(Displayable):
         return {self.graph.label(n): self.trace.grads[n] for n in self._named()}
 
     def _named(self) -> list[int]:
-        from circuit_backprop.views.report import summary_nodes
+        from circuit_backprop.core.graph import summary_nodes
 
         return summary_nodes(self.graph)
 
@@ -411,9 +411,9 @@ class TorchReport(Displayable):
 
     def torch_grad_cells(self) -> dict[int, Any] | None:
         """torch's ∂f/∂node, as cells for the numeric check's table."""
-        from circuit_backprop.checks import numeric
+        from circuit_backprop.views import numericreport
 
-        return numeric._torch_grads(self.run, self.result.precision)
+        return numericreport.torch_grad_cells(self.run, self.result.precision)
 
     def to_json(self) -> dict[str, Any]:
         """The `"torch"` (and `"autograd"`) objects that `--json` adds."""
@@ -466,9 +466,9 @@ class NumericReport(Displayable):
         return {self.result.graph.label(c.node): c.numeric for c in self.check.nodes}
 
     def to_json(self) -> dict[str, Any]:
-        from circuit_backprop.checks import numeric
+        from circuit_backprop.views import numericreport
 
-        return {"numeric": numeric.to_json(self.check)}
+        return {"numeric": numericreport.to_json(self.check)}
 
     def error(self) -> CircuitError | None:
         from circuit_backprop.checks import numeric
@@ -476,11 +476,11 @@ class NumericReport(Displayable):
         return numeric.failure(self.check, self.trace)
 
     def renderables(self, torch_grads: Any = None) -> list[Any]:
-        from circuit_backprop.checks import numeric
+        from circuit_backprop.views import numericreport
 
         precision = self.result.precision
-        return [numeric.table(self.check, self.trace, precision, torch_grads),
-                numeric.summary(self.check, self.trace)]
+        return [numericreport.table(self.check, self.trace, precision, torch_grads),
+                numericreport.summary(self.check, self.trace)]
 
     def __repr__(self) -> str:
         return f"<NumericReport ok={self.ok} max_rel_error={self.max_rel_error:.3g}>"

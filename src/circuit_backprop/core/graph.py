@@ -314,3 +314,12 @@ class Graph:
 
     def named_nodes(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.names) if name is not None}
+
+
+def summary_nodes(graph: Graph) -> list[int]:
+    """The nodes a user names: inputs first (in their order), then named gates in topological
+    order. Tables, checks and the API's `grad` list these."""
+    inputs = list(graph.inputs.values())
+    named = [i for i, name in enumerate(graph.names)
+             if name is not None and graph.ops[i] not in (INPUT, CONST)]
+    return inputs + named

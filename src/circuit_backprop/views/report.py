@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from circuit_backprop.core.engine import Trace
-from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.graph import Graph, summary_nodes
 from circuit_backprop.core.ops import CONST, INPUT
 
 VALUE_STYLE = "green"
@@ -381,14 +381,6 @@ def gradient_table(trace: Trace, precision: int, extra: Extra | None = None) -> 
         table.add_row(f"{graph.label(node)}", kind, _styled(fmt(grad, precision), GRAD_STYLE), how,
                       *_extra_cells(extra, node))
     return table
-
-
-def summary_nodes(graph: Graph) -> list[int]:
-    """Inputs first (in their order), then named gates in topological order."""
-    inputs = list(graph.inputs.values())
-    named = [i for i, name in enumerate(graph.names)
-             if name is not None and graph.ops[i] not in (INPUT, CONST)]
-    return inputs + named
 
 
 def eval_view(trace: Trace, precision: int, extra: tuple[Extra, ...] = ()) -> list[Any]:

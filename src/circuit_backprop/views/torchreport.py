@@ -17,7 +17,8 @@ from circuit_backprop.checks.compare import finite_or_none
 from circuit_backprop.checks.options import TorchOptions
 from circuit_backprop.checks.torchcheck import Behaviour, TorchCheck, TorchDisagrees
 from circuit_backprop.core.engine import Trace
-from circuit_backprop.views.report import GRAD_STYLE, Extra, fmt, summary_nodes
+from circuit_backprop.core.graph import summary_nodes
+from circuit_backprop.views.report import GRAD_STYLE, Extra, fmt
 
 OK_STYLE = "green"
 BAD_STYLE = "bold red"
@@ -320,28 +321,3 @@ def failure(result: TorchRun) -> TorchDisagrees | None:
         labels = ", ".join(graph.label(i) for i in bad) or "the error it raised"
         return TorchDisagrees(f"torch's autograd did not do what the engine predicted: {labels}")
     return None
-
-
-def emit(console: Console, trace: Trace, inputs: dict[str, float], options: TorchOptions,
-         as_json: bool, precision: int) -> None:
-    """Run torch as asked and print everything: the engine's tables with a torch column, or
-    the JSON with "torch"/"autograd" objects. Raises the error to exit with when torch
-    disagrees with the engine (after printing), and TorchMissing without torch."""
-    from circuit_backprop.views import report
-
-    result = run(trace, options)
-    if as_json:
-        doc = report.to_json(trace, inputs)
-        doc.update(to_json(result))
-        console.file.write(report.dumps(doc) + "\n")
-    else:
-        if options.check or not options.behaviour:
-            extra = extra_columns(result, precision)
-            if trace.grads is not None:
-                report.print_backward(console, trace, precision, extra)
-            else:
-                report.print_eval(console, trace, precision, extra)
-        print_after(console, result, precision)
-    err = failure(result)
-    if err is not None:
-        raise err

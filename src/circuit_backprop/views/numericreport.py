@@ -1,0 +1,147 @@
+"""What the user sees of `--check-numeric`: the table, the summary line and the JSON object.
+The numbers come from checks/numeric.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from circuit_backprop.checks.compare import finite_or_none
+from circuit_backprop.checks.numeric import (
+    CONSTANT,
+    KINK,
+    MISMATCH,
+    OK,
+    UNDEFINED,
+    NodeCheck,
+    NumericCheck,
+    tolerance_used,
+)
+from circuit_backprop.checks.options import NUMERIC_RTOL
+from circuit_backprop.core.ops import INPUT
+from circuit_backprop.core.trace import Trace
+from circuit_backprop.views.report import NUMBER, Column, FittedTable, fmt
+
+
+def verdict(c: NodeCheck, precision: int, rtol: float = NUMERIC_RTOL) -> Text:
+    """The check column: ✓, ✗, or why the node was not compared."""
+    if c.status == CONSTANT:
+        return Text("constant wire: no gradient", style="dim")
+    if c.status == UNDEFINED:
+        return Text("f undefined at ±eps: not checked", style="yellow")
+    text = Text()
+    if c.status == OK:
+        text.append("✓", style="green")
+        if c.rel_error is not None and c.rel_error > rtol:
+            # (a large relative error between tiny numbers, near 0: atol is what passes it)
+            text.append(f" |difference| {fmt(abs(c.analytic - c.numeric), 3)}: within "
+                        "tolerance", style="dim")
+    elif c.status == KINK:
+        text.append("kink explains it", style="yellow")
+    else:
+        text.append("✗ disagree", style="bold red")
+    if c.one_sided is not None:
+        fwd, bwd = c.one_sided
+        text.append(f"  {c.kink}; one-sided: right {fmt(fwd, precision)}, "
+                    f"left {fmt(bwd, precision)}")
+    return text
+
+
+def table(result: NumericCheck, trace: Trace, precision: int,
+          torch_grads: dict[int, Text | str] | None = None) -> FittedTable:
+    """One row per input and named gate: analytic, numeric (and torch) side by side."""
+    graph = trace.graph
+    fname = graph.label(graph.output)
+    columns = [Column("node"), Column("kind", drop=2),
+               Column(f"analytic ∂{fname}/∂node", "right", NUMBER),
+               Column("numeric", "right", NUMBER), Column("rel. error", "right", NUMBER, 1)]
+    if torch_grads is not None:
+        columns.append(Column("torch", "right", NUMBER, 3))
+    columns.append(Column("check"))
+    t = FittedTable(f"Numeric check: central differences, eps {result.eps:g} "
+                    f"(atol {result.atol:g}, rtol {result.rtol:g})", columns)
+    for c in result.nodes:
+        row: list[Text | str] = [
+            graph.label(c.node),
+            "input" if graph.ops[c.node] == INPUT else "gate",
+            Text(fmt(c.analytic, precision), style="red"),
+            fmt(c.numeric, precision),
+            fmt(c.rel_error, 2) if c.rel_error is not None else "—",
+        ]
+        if torch_grads is not None:
+            row.append(torch_grads.get(c.node, "—"))
+        row.append(verdict(c, precision, result.rtol))
+        t.add_row(*row)
+    return t
+
+
+def _worst(result: NumericCheck, trace: Trace) -> str:
+    """The compared node closest to (or furthest past) its tolerance, in the pass rule's terms:
+    its difference d = r × (atol + rtol·|numeric|), r at most 1 for a pass."""
+    compared = [c for c in result.nodes if c.status in (OK, MISMATCH) and c.numeric is not None]
+    if not compared:
+        return ""
+    worst = max(compared, key=lambda c: tolerance_used(result, c))
+    return (f" (worst: {trace.graph.label(worst.node)}, |analytic - numeric| = "
+            f"{fmt(abs(worst.analytic - worst.numeric), 3)} = "
+            f"{fmt(tolerance_used(result, worst), 3)} × (atol + rtol·|numeric|))")
+
+
+def summary(result: NumericCheck, trace: Trace) -> Text:
+    """One line: agree or disagree, and the worst node in the terms of the pass rule (a pass is
+    never reported with a large relative error, which tiny numbers near 0 can have)."""
+    graph = trace.graph
+    checked = [c for c in result.nodes if c.status in (OK, KINK, MISMATCH)]
+    worst = _worst(result, trace)
+    if result.ok:
+        kinks = sum(c.status == KINK for c in result.nodes)
+        agree = len(checked) - kinks
+        text = Text.assemble(("✓ ", "green"), f"numeric gradients agree on {agree} "
+                             f"node{'s' if agree != 1 else ''}{worst}")
+        if kinks:
+            text.append(f"; {kinks} at a kink, where the one-sided differences bracket the "
+                        "analytic value")
+        return text
+    bad = ", ".join(graph.label(c.node) for c in result.failing)
+    return Text.assemble(("✗ ", "bold red"), f"numeric gradients disagree on {bad}{worst}")
+
+
+def to_json(result: NumericCheck) -> dict[str, Any]:
+    return {
+        "eps": result.eps,
+        "atol": result.atol,
+        "rtol": result.rtol,
+        "ok": result.ok,
+        "max_rel_error": finite_or_none(result.max_rel_error),
+        "disagree": [c.node for c in result.failing],
+        "nodes": [
+            {
+                "id": c.node,
+                "analytic": finite_or_none(c.analytic),
+                "numeric": finite_or_none(c.numeric),
+                "rel_error": finite_or_none(c.rel_error),
+                "status": c.status,
+                "kink": c.kink,
+                "one_sided": (None if c.one_sided is None
+                              else [finite_or_none(x) for x in c.one_sided]),
+            }
+            for c in result.nodes
+        ],
+    }
+
+
+def torch_grad_cells(torch_run: Any, precision: int) -> dict[int, Text | str] | None:
+    """torch's ∂f/∂node for the numeric table, when --check-torch compared gradients."""
+    check_ = getattr(torch_run, "check", None) if torch_run is not None else None
+    if check_ is None or not check_.gradients:
+        return None
+    cells: dict[int, Text | str] = {}
+    for g in check_.gates:
+        if g.grad is None:
+            cells[g.node] = "—"
+        else:
+            mark = "" if g.grad_ok is not False else " ✗"
+            cells[g.node] = Text(fmt(g.grad, precision) + mark,
+                                 style="red" if mark else "")
+    return cells
