@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 
 from circuit_backprop.checks.compare import close, relative_error
 from circuit_backprop.checks.options import NUMERIC_ATOL, NUMERIC_EPS, NUMERIC_RTOL
-from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.engine import Trace, output_with
 from circuit_backprop.core.graph import summary_nodes
 from circuit_backprop.errors import EXIT_EVAL, CircuitError
 
-_MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
 OK, KINK, MISMATCH, UNDEFINED, CONSTANT = "ok", "kink", "mismatch", "undefined", "constant"
 
@@ -63,33 +62,6 @@ class NumericCheck:
         errors = [c.rel_error for c in self.nodes
                   if c.rel_error is not None and c.status in (OK, MISMATCH)]
         return max(errors, default=0.0)
-
-
-def output_with(trace: Trace, node: int, value: float) -> tuple[float | None, list[int]]:
-    """f with `node`'s output set to `value`, re-running only the gates downstream of it.
-
-    Returns (f or None where a gate is undefined, the downstream gates that were re-run)."""
-    graph = trace.graph
-    values = trace.values[:]
-    values[node] = value
-    changed = bytearray(len(graph))
-    changed[node] = 1
-    rerun: list[int] = []
-    args = graph.args
-    for i in range(node + 1, len(graph)):
-        node_args = args[i]
-        if not node_args or not any(changed[a] for a in node_args):
-            continue
-        try:
-            v = graph.op(i).value(*(values[a] for a in node_args))
-        except _MATH_ERRORS:
-            return None, rerun
-        if not math.isfinite(v):
-            return None, rerun
-        values[i] = v
-        changed[i] = 1
-        rerun.append(i)
-    return values[graph.output], rerun
 
 
 def check(trace: Trace, eps: float = NUMERIC_EPS, atol: float = NUMERIC_ATOL,

@@ -153,3 +153,30 @@ def _gradient_error(
     return EvalError(
         f"{op.name} gate: no gradient with respect to {wire}: {reason}", _failure(graph, node, xs)
     )
+
+
+def output_with(trace: Trace, node: int, value: float) -> tuple[float | None, list[int]]:
+    """f with `node`'s output set to `value`, re-running only the gates downstream of it.
+
+    Returns (f or None where a gate is undefined, the downstream gates that were re-run)."""
+    graph = trace.graph
+    values = trace.values[:]
+    values[node] = value
+    changed = bytearray(len(graph))
+    changed[node] = 1
+    rerun: list[int] = []
+    args = graph.args
+    for i in range(node + 1, len(graph)):
+        node_args = args[i]
+        if not node_args or not any(changed[a] for a in node_args):
+            continue
+        try:
+            v = graph.op(i).value(*(values[a] for a in node_args))
+        except _MATH_ERRORS:
+            return None, rerun
+        if not math.isfinite(v):
+            return None, rerun
+        values[i] = v
+        changed[i] = 1
+        rerun.append(i)
+    return values[graph.output], rerun
