@@ -21,7 +21,6 @@ from circuit_backprop.core.engine import Trace, output_with
 from circuit_backprop.core.graph import summary_nodes
 from circuit_backprop.errors import EXIT_EVAL, CircuitError
 
-
 OK, KINK, MISMATCH, UNDEFINED, CONSTANT = "ok", "kink", "mismatch", "undefined", "constant"
 
 
