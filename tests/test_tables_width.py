@@ -207,7 +207,8 @@ def test_every_width_from_narrow_to_wide_fits_and_cuts_nothing():
     for width in range(24, 141):
         out = io.StringIO()
         console = Console(file=out, width=width, color_system=None)
-        report.print_backward(console, trace, 6)
+        for renderable in report.backward_view(trace, 6):
+            console.print(renderable)
         text = out.getvalue()
         assert not CUT_NUMBER.search(text), (width, text)
         assert max(len(line) for line in text.splitlines()) <= width, (width, text)

@@ -407,18 +407,6 @@ def backward_view(trace: Trace, precision: int, extra: tuple[Extra, ...] = ()) -
     return shown
 
 
-def print_eval(console: Console, trace: Trace, precision: int,
-               extra: tuple[Extra, ...] = ()) -> None:
-    for renderable in eval_view(trace, precision, extra):
-        console.print(renderable)
-
-
-def print_backward(console: Console, trace: Trace, precision: int,
-                   extra: tuple[Extra, ...] = ()) -> None:
-    for renderable in backward_view(trace, precision, extra):
-        console.print(renderable)
-
-
 def output_line(trace: Trace, precision: int) -> Text:
     graph = trace.graph
     return Text.assemble(
@@ -679,11 +667,6 @@ def to_json_head(trace: Trace, inputs: dict[str, float]) -> dict[str, Any]:
 TABLE_LIMIT = 300  # above this many nodes, the tables show a summary (--all shows every row)
 SUMMARY_INPUTS = 50
 TOP_GATES = 10
-
-
-def print_summary(console: Console, trace: Trace, precision: int) -> None:
-    for renderable in summary_view(trace, precision):
-        console.print(renderable)
 
 
 def summary_view(trace: Trace, precision: int) -> list[Any]:

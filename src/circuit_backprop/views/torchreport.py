@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -305,9 +304,6 @@ def after_view(result: TorchRun, precision: int) -> list[Any]:
     return shown
 
 
-def print_after(console: Console, result: TorchRun, precision: int) -> None:
-    for renderable in after_view(result, precision):
-        console.print(renderable)
 
 
 def failure(result: TorchRun) -> TorchDisagrees | None:
