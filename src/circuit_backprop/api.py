@@ -147,13 +147,14 @@ class Circuit:
     def eval(self, given: Mapping[str, float] | None = None, /, **values: float) -> Result:
         """The forward pass: every gate's value. Values may also come as a dict (for input
         names that are not Python identifiers or clash with a keyword)."""
-        return self._run(self.values_for(given, **values), gradients=False)
+        return self.run(self.values_for(given, **values), gradients=False)
 
     def backward(self, given: Mapping[str, float] | None = None, /, **values: float) -> Result:
         """The forward and the backward pass: every value, local gradient and ∂output/∂node."""
-        return self._run(self.values_for(given, **values), gradients=True)
+        return self.run(self.values_for(given, **values), gradients=True)
 
-    def _run(self, inputs: dict[str, float], gradients: bool) -> Result:
+    def run(self, inputs: dict[str, float], gradients: bool = True) -> Result:
+        """The passes with every input's value already resolved (see `resolve_inputs`)."""
         from circuit_backprop.core import engine
 
         try:

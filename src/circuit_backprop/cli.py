@@ -387,9 +387,7 @@ def _result(ctx: typer.Context, inv: Invocation, gradients: bool, expand: str | 
     try:
         status(f"parsing {len(inv.text) / 1e6:.1f} MB")
         try:
-            circuit = Circuit(inv.text, origin=inv.origin,
-                              expand=False if expand is None else
-                              True if expand == "*" else expand.split(","))
+            circuit = Circuit(inv.text, origin=inv.origin, expand=_expand_names(expand))
         except SourceError as err:
             if inv.path_like and inv.origin == "<inline>" and PATH_LIKE.fullmatch(inv.text):
                 err.details.append("SOURCE was read as program text: no file of that name exists")
@@ -413,7 +411,7 @@ def _result(ctx: typer.Context, inv: Invocation, gradients: bool, expand: str | 
             raise
         status(f"forward{' and backward' if gradients else ''} pass over "
                f"{len(circuit.graph):,} nodes")
-        return circuit._run(inputs, gradients)
+        return circuit.run(inputs, gradients)
     except CircuitError as err:
         if inv.origin == "<inline>" and os.path.exists(inv.text.strip()):
             err.details.append(f"SOURCE was read as program text; for the file or folder "
@@ -421,6 +419,13 @@ def _result(ctx: typer.Context, inv: Invocation, gradients: bool, expand: str | 
         raise
     finally:
         status(None)
+
+
+def _expand_names(option: str | None) -> bool | list[str]:
+    """--expand: absent (False), alone (every composite: True), or =NAME,... (those)."""
+    if option is None:
+        return False
+    return True if option == OPTIONAL_VALUE["--expand"] else option.split(",")
 
 
 def _checks(console: Console, result: Any, torch_opts: Any, numeric_opts: Any, as_json: bool,
