@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from circuit_backprop.core import bulk, engine
+from circuit_backprop.core.ops import OPS
 from circuit_backprop.lang.parse import parse
 from circuit_backprop.views import report
 
@@ -104,35 +105,28 @@ def test_bulk_engine_falls_back_on_a_math_error_with_the_exact_message():
     assert err.value.failure.source == "log(a0 - 5)"
 
 
-OPS = ["+", "-", "*", "/", "^2", "exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
-       "relu", "abs", "max", "min"]
+GATE_OPS = sorted(OPS)  # every op in the registry: none is named here
+LIMIT = 1e3  # values stay in a range where float64 rounding is far below the tolerances
 
 
 @st.composite
 def random_wide_circuits(draw: st.DrawFn) -> tuple[str, dict[str, float]]:
-    """A random wide circuit over every op, inputs kept in (0.5, 1.5) and values bounded."""
+    """A random wide circuit over every op in the registry, written in the language (each op's
+    own `text`). Inputs lie in (0.5, 1.5); where an op is not well conditioned at its operands'
+    values (its entry's `conditioned`) or its value leaves ±LIMIT, the gate is tanh instead."""
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
-    inputs = {f"x{i}": rng.uniform(0.5, 1.5) for i in range(draw(st.integers(2, 6)))}
+    values = {f"x{i}": rng.uniform(0.5, 1.5) for i in range(draw(st.integers(2, 6)))}
+    inputs = dict(values)
     names = list(inputs)
     lines = []
     for k in range(draw(st.integers(5, 60))):
-        a, b = rng.choice(names), rng.choice(names)
-        op = rng.choice(OPS)
-        if op in ("+", "-", "*"):
-            expr = f"tanh({a} {op} {b})"
-        elif op == "/":
-            expr = f"{a} / (2 + abs({b}))"
-        elif op == "^2":
-            expr = f"tanh({a}) ^ 2"
-        elif op in ("max", "min"):
-            expr = f"{op}({a}, {b})"
-        elif op in ("log", "sqrt"):
-            expr = f"{op}(1 + {a} * {a})"
-        elif op in ("exp", "tan"):
-            expr = f"{op}(tanh({a}))"
-        else:
-            expr = f"{op}({a})"
-        lines.append(f"v{k} = {expr}")
+        op = OPS[rng.choice(GATE_OPS)]
+        operands = [rng.choice(names) for _ in range(op.arity)]
+        xs = [values[n] for n in operands]
+        if not op.conditioned(*xs) or abs(op.value(*xs)) > LIMIT:
+            op, operands, xs = OPS["tanh"], operands[:1], xs[:1]
+        lines.append(f"v{k} = " + op.text.format(**dict(zip("ab", operands, strict=False))))
+        values[f"v{k}"] = op.value(*xs)
         names.append(f"v{k}")
     lines.append("f = " + " + ".join(names[-4:]))
     return "\n".join(lines), inputs

@@ -16,7 +16,8 @@ Each op is one `Op` entry, written by keyword, holding everything the rest of th
   An op whose `value` and `local` are plain arithmetic (+ − × ÷) says ``arithmetic=True``
   instead: the same functions then serve numpy arrays, and there is no second copy;
 - `samples`, `edges`: where to test it (tests/test_op_parity.py runs every op through every
-  implementation there, against PyTorch). Adding an op means adding one entry here.
+  implementation there, against PyTorch); `conditioned`: where random circuits may use it.
+  Adding an op means adding one entry here.
 
 Non-differentiable points follow PyTorch, so that ``--check-torch`` agrees:
 relu'(0) = 0, abs'(0) = 0, and max/min split the gradient 0.5/0.5 on a tie.
@@ -109,6 +110,10 @@ class Op:
     # every implementation must refuse, as PyTorch gives inf or NaN.
     samples: tuple[tuple[float, float], ...] = ()
     edges: tuple[Point, ...] = ()
+    # Where the op is well conditioned: away from domain edges, kinks and steep slopes, so that
+    # every implementation (and a finite difference) agrees to float64 rounding. Random-circuit
+    # tests (tests/test_torch_property.py, tests/test_scale.py) build gates only where this holds.
+    conditioned: Callable[..., bool] = lambda *xs: True
 
     def __post_init__(self) -> None:
         if self.elementwise and len(self.local) != self.arity:
@@ -250,7 +255,7 @@ def _ops() -> list[Op]:
            formulas=("1/{b}", "-{a}/{b}²"),
            domain=_div_domain, arithmetic=True,
            torch=lambda t, a, b: a / b, torch_text="{a} / {b}",
-           samples=(ANYWHERE, ANYWHERE),
+           samples=(ANYWHERE, ANYWHERE), conditioned=lambda a, b: abs(b) > 0.1,
            edges=((1.0, 1e-150), (1e-3, -1e-3), (-7.0, 1e300), (1e300, 1e-300))),
         Op(name="neg", symbol="−", arity=1, text="-{a}",
            value=lambda a: -a,
@@ -266,6 +271,7 @@ def _ops() -> list[Op]:
                        local=(_vec_pow_dbase, _vec_pow_dexp)),
            torch=lambda t, a, b: t.pow(a, b), torch_text="torch.pow({a}, {b})",
            samples=((0.1, 4.0), (-3.0, 3.0)),
+           conditioned=lambda a, b: 0.1 < a < 10 and abs(b) <= 3,
            # negative bases (integer powers only), 0 to powers of each sign, overflow
            edges=((-2.0, 3.0), (-2.0, 2.0), (-1.5, -2.0), (-8.0, 1 / 3), (0.0, 0.5), (0.0, -1.0),
                   (0.0, 2.0), (2.0, 0.0), (1.0, 1e3), (1e3, 200.0), (10.0, -400.0))),
@@ -274,21 +280,24 @@ def _ops() -> list[Op]:
            local=(lambda a, out: out,), formulas=("exp({a})",),
            batch=Batch(value=lambda np, a: np.exp(a), local=(lambda np, a, out: out,)),
            torch=lambda t, a: t.exp(a), torch_text="torch.exp({a})",
-           samples=((-20.0, 20.0),), edges=((709.0,), (710.0,), (-745.0,))),
+           samples=((-20.0, 20.0),), edges=((709.0,), (710.0,), (-745.0,)),
+           conditioned=lambda a: a < 8),
         Op(name="log", symbol="log", arity=1, text="log({a})", call="log",
            value=math.log,
            local=(lambda a, out: 1.0 / a,), formulas=("1/{a}",),
            domain=lambda a: None if a > 0 else "log needs an input > 0",
            batch=Batch(value=lambda np, a: np.log(a), local=(lambda np, a, out: 1.0 / a,)),
            torch=lambda t, a: t.log(a), torch_text="torch.log({a})",
-           samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,))),
+           samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,)),
+           conditioned=lambda a: a > 0.1),
         Op(name="sqrt", symbol="√", arity=1, text="sqrt({a})", call="sqrt",
            value=math.sqrt,
            local=(_sqrt_grad,), formulas=("1/(2·sqrt({a}))",),
            domain=lambda a: None if a >= 0 else "sqrt needs an input ≥ 0",
            batch=Batch(value=lambda np, a: np.sqrt(a), local=(lambda np, a, out: 0.5 / out,)),
            torch=lambda t, a: t.sqrt(a), torch_text="torch.sqrt({a})",
-           samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,))),
+           samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,)),
+           conditioned=lambda a: a > 0.1),
         Op(name="sin", symbol="sin", arity=1, text="sin({a})", call="sin",
            value=math.sin,
            local=(lambda a, out: math.cos(a),), formulas=("cos({a})",),
@@ -306,7 +315,8 @@ def _ops() -> list[Op]:
            local=(lambda a, out: 1.0 + out * out,), formulas=("1 + tan²({a})",),
            batch=Batch(value=lambda np, a: np.tan(a), local=(lambda np, a, out: 1.0 + out * out,)),
            torch=lambda t, a: t.tan(a), torch_text="torch.tan({a})",
-           samples=((-1.5, 1.5),), edges=((math.pi / 2,), (-math.pi / 2,), (1e10,))),
+           samples=((-1.5, 1.5),), edges=((math.pi / 2,), (-math.pi / 2,), (1e10,)),
+           conditioned=lambda a: abs(math.cos(a)) > 0.1),
         Op(name="tanh", symbol="tanh", arity=1, text="tanh({a})", call="tanh",
            value=math.tanh,
            local=(lambda a, out: 1.0 - out * out,), formulas=("1 - tanh²({a})",),
@@ -328,7 +338,8 @@ def _ops() -> list[Op]:
            batch=Batch(value=lambda np, a: np.where(a > 0, a, 0.0),
                        local=(lambda np, a, out: np.where(a > 0, 1.0, 0.0),)),
            torch=lambda t, a: t.relu(a), torch_text="torch.relu({a})",
-           samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,))),
+           samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,)),
+           conditioned=lambda a: abs(a) > 1e-3),
         Op(name="abs", symbol="|·|", arity=1, text="abs({a})", call="abs",
            value=abs,
            local=(lambda a, out: 1.0 if a > 0 else -1.0 if a < 0 else 0.0,),
@@ -336,7 +347,8 @@ def _ops() -> list[Op]:
            kink=lambda a: "abs at 0: gradient 0 (as PyTorch)" if a == 0 else None,
            batch=Batch(value=lambda np, a: np.abs(a), local=(lambda np, a, out: np.sign(a),)),
            torch=lambda t, a: t.abs(a), torch_text="torch.abs({a})",
-           samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,))),
+           samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,)),
+           conditioned=lambda a: abs(a) > 1e-3),
         Op(name="max", symbol="max", arity=2, text="max({a}, {b})", call="max",
            value=lambda a, b: a if a >= b else b,
            local=(lambda a, b, out: _max_grad(a, b), lambda a, b, out: _max_grad(b, a)),
@@ -346,7 +358,8 @@ def _ops() -> list[Op]:
                        local=(lambda np, a, b, out: _vec_max_grad(np, a, b),
                               lambda np, a, b, out: _vec_max_grad(np, b, a))),
            torch=lambda t, a, b: t.maximum(a, b), torch_text="torch.maximum({a}, {b})",
-           samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300))),
+           samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300)),
+           conditioned=lambda a, b: abs(a - b) > 1e-3),
         Op(name="min", symbol="min", arity=2, text="min({a}, {b})", call="min",
            value=lambda a, b: a if a <= b else b,
            local=(lambda a, b, out: _max_grad(b, a), lambda a, b, out: _max_grad(a, b)),
@@ -356,7 +369,8 @@ def _ops() -> list[Op]:
                        local=(lambda np, a, b, out: _vec_max_grad(np, b, a),
                               lambda np, a, b, out: _vec_max_grad(np, a, b))),
            torch=lambda t, a, b: t.minimum(a, b), torch_text="torch.minimum({a}, {b})",
-           samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300))),
+           samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300)),
+           conditioned=lambda a, b: abs(a - b) > 1e-3),
         Op(name="id", symbol="=", arity=1, text="{a}",
            value=lambda a: a,
            local=(lambda a, out: 1.0,), formulas=("1",),
