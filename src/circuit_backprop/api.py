@@ -30,9 +30,7 @@ from circuit_backprop.checks.options import (
 )
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.errors import CircuitError, UsageError, close_matches
-
-DEFAULT_PRECISION = 6  # significant digits in tables
-
+from circuit_backprop.views.numberformat import DEFAULT_PRECISION, NumberFormat
 
 # --- reading programs -----------------------------------------------------------------------
 
@@ -242,6 +240,11 @@ class Result(Displayable):
     inputs: dict[str, float]
     precision: int = DEFAULT_PRECISION  # for display only
     _gates: list[Gate] | None = field(default=None, repr=False)
+
+    @property
+    def number_format(self) -> NumberFormat:
+        """How the views write this result's numbers: `precision` significant digits."""
+        return NumberFormat(self.precision)
 
     @property
     def graph(self) -> Graph:
@@ -543,7 +546,7 @@ class Steps(Displayable):
     def renderables(self) -> list[Any]:
         from circuit_backprop.views import walkthrough
 
-        return walkthrough.step_lines(self.result.trace, self.result.precision)
+        return walkthrough.step_lines(self.result.trace, self.result.number_format)
 
     def __str__(self) -> str:
         return "\n".join(line.plain for line in self.renderables())

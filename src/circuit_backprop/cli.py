@@ -364,7 +364,7 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
         elif steps or pause:
             from circuit_backprop.views import walkthrough
 
-            walkthrough.print_steps(console, result.trace, precision, pause=pause)
+            walkthrough.print_steps(console, result.trace, result.number_format, pause=pause)
         elif wants_torch or wants_numeric:
             _checks(console, result, torch_opts if wants_torch else None,
                     numeric_opts if wants_numeric else None, as_json, reported)

@@ -19,15 +19,13 @@ from rich.text import Text
 
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.ops import CONST
-from circuit_backprop.views.report import (
-    GRAD_STYLE,
-    VALUE_STYLE,
-    fmt,
-    fmt_term,
-    local_formula,
-    symbol,
-    wire_label,
+from circuit_backprop.views.numberformat import (
+    DEFAULT_FORMAT,
+    FormatOrPrecision,
+    NumberFormat,
+    as_number_format,
 )
+from circuit_backprop.views.report import GRAD_STYLE, VALUE_STYLE, local_formula, symbol, wire_label
 
 INLINE_LIMIT = 8  # at most this many unnamed gates are written inside one forward stage
 _ATOM = 9
@@ -45,9 +43,9 @@ _PREFIX_PRECEDENCE = 3  # unary minus
 class _Expressions:
     """Each gate's formula twice, in names and in numbers, with small unnamed gates inlined."""
 
-    def __init__(self, trace: Trace, precision: int) -> None:
+    def __init__(self, trace: Trace, number_format: NumberFormat) -> None:
         self.trace = trace
-        self.precision = precision
+        self.number_format = number_format
         graph = trace.graph
         n = len(graph)
         uses = [0] * n
@@ -69,7 +67,7 @@ class _Expressions:
         trace, graph = self.trace, self.trace.graph
         if node in self.parts:
             return self.parts[node]
-        value = fmt_term(trace.values[node], self.precision)
+        value = self.number_format.term(trace.values[node])
         if graph.ops[node] == CONST:
             return value, value, _ATOM
         return graph.label(node), value, _ATOM
@@ -122,7 +120,7 @@ class _Pauser:
             self.enabled = False
 
 
-def forward_steps(trace: Trace, precision: int) -> Iterator[Text]:
+def forward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
     """The forward pass as stages: the inputs, then each statement with numbers (lazily)."""
     graph = trace.graph
     if graph.inputs:
@@ -131,9 +129,9 @@ def forward_steps(trace: Trace, precision: int) -> Iterator[Text]:
             if k:
                 line.append(", ")
             line.append(f"{name} = ")
-            line.append(fmt(trace.values[node], precision), style=VALUE_STYLE)
+            line.append(number_format.value(trace.values[node]), style=VALUE_STYLE)
         yield line
-    exprs = _Expressions(trace, precision)
+    exprs = _Expressions(trace, number_format)
     for node in range(len(graph)):
         if not graph.is_gate(node):
             continue
@@ -144,7 +142,7 @@ def forward_steps(trace: Trace, precision: int) -> Iterator[Text]:
         if numbers != names:
             line.append(numbers)
             line.append(" = ")
-        line.append(fmt(trace.values[node], precision), style="bold " + VALUE_STYLE)
+        line.append(number_format.value(trace.values[node]), style="bold " + VALUE_STYLE)
         note = trace.kink(node)
         if note:
             line.append(f"   ({note})", style="yellow")
@@ -163,7 +161,7 @@ def _live(trace: Trace) -> list[bool]:
     return [live[i] and trace.depends[i] for i in range(len(graph))]
 
 
-def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
+def backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
     """Each gate, in reverse order: upstream × local = what it sends down each input wire."""
     graph = trace.graph
     assert trace.grads is not None
@@ -190,7 +188,7 @@ def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
                      style="bold")
         stage.append("\n")
         stage.append(f"    upstream ∂{out}/∂{me} = ")
-        stage.append(fmt(up, precision), style=GRAD_STYLE)
+        stage.append(number_format.value(up), style=GRAD_STYLE)
         local = trace.local[gate] or tuple(None for _ in graph.args[gate])
         down = trace.downstream(gate)
         for k, i in enumerate(graph.args[gate]):
@@ -200,51 +198,52 @@ def backward_steps(trace: Trace, precision: int) -> Iterator[Text]:
                 stage.append(f"{src}: a constant wire, no gradient flows into it", style="dim")
                 continue
             formula = local_formula(graph, gate, k)
-            number = fmt(local[k], precision)
+            number = number_format.value(local[k])
             shown = number if formula == number else f"{formula} = {number}"
             stage.append(f"local ∂{me}/∂{src} = {shown}; sends ")
-            stage.append(f"{fmt(up, precision)} × {fmt_term(local[k], precision)} = ")
-            stage.append(fmt(down[k], precision), style=GRAD_STYLE)
+            stage.append(f"{number_format.value(up)} × {number_format.term(local[k])} = ")
+            stage.append(number_format.value(down[k]), style=GRAD_STYLE)
             stage.append(f" to {src}")
             got[i] += 1
             acc[i] += down[k]
             grad = f"∂{out}/∂{src}"
             if wires[i] > 1:
-                stage.append(f"   {grad} += {fmt(down[k], precision)} → ")
-                stage.append(fmt(acc[i], precision), style=GRAD_STYLE)
+                stage.append(f"   {grad} += {number_format.value(down[k])} → ")
+                stage.append(number_format.value(acc[i]), style=GRAD_STYLE)
                 done = "all in" if got[i] == wires[i] else "more to come"
                 stage.append(f"  (fork: wire {got[i]} of {wires[i]}, {done})")
             else:
                 stage.append(f"   {grad} = ")
-                stage.append(fmt(acc[i], precision), style=GRAD_STYLE)
+                stage.append(number_format.value(acc[i]), style=GRAD_STYLE)
         yield stage
 
 
-def step_lines(trace: Trace, precision: int) -> list[Text]:
+def step_lines(trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> list[Text]:
     """Both passes as lines of text (the walkthrough without pauses)."""
-    return [line for line, _ in _stages(trace, precision)]
+    return [line for line, _ in _stages(trace, as_number_format(number_format))]
 
 
-def print_steps(console: Console, trace: Trace, precision: int, pause: bool = False,
+def print_steps(console: Console, trace: Trace,
+                number_format: FormatOrPrecision = DEFAULT_FORMAT, pause: bool = False,
                 read: Callable[[str], str] | None = None) -> None:
     """Both passes (forward only after `eval`), one stage at a time, in order; with `pause`,
     waiting for Enter after each stage."""
     wait = _Pauser(console, pause, read)
-    for line, is_stage in _stages(trace, precision):
+    for line, is_stage in _stages(trace, as_number_format(number_format)):
         console.print(line, soft_wrap=True)
         if is_stage:
             wait()
 
 
-def _stages(trace: Trace, precision: int) -> Iterator[tuple[Text, bool]]:
+def _stages(trace: Trace, number_format: NumberFormat) -> Iterator[tuple[Text, bool]]:
     """Each line of the walkthrough, and whether it ends a stage (where --pause waits)."""
     graph = trace.graph
     out = graph.label(graph.output)
     yield Text("Forward pass, one stage at a time (left to right)", style="bold underline"), False
-    for k, stage in enumerate(forward_steps(trace, precision), 1):
+    for k, stage in enumerate(forward_steps(trace, number_format), 1):
         yield Text.assemble(f"{k:>3}. ", stage), True
     result = Text.assemble((out, "bold"), " = ",
-                           (fmt(trace.output_value, precision), "bold " + VALUE_STYLE))
+                           (number_format.value(trace.output_value), "bold " + VALUE_STYLE))
     if trace.grads is None:
         yield result, False
         return
@@ -252,10 +251,10 @@ def _stages(trace: Trace, precision: int) -> Iterator[tuple[Text, bool]]:
     yield Text("Backward pass, one gate at a time (right to left): "
                "upstream × local = what the gate sends down each input wire",
                style="bold underline"), False
-    for k, stage in enumerate(backward_steps(trace, precision), 1):
+    for k, stage in enumerate(backward_steps(trace, number_format), 1):
         yield Text.assemble(f"{k:>3}. ", stage), True
     yield result, False
     if graph.inputs:
         names = ", ".join(f"∂{out}/∂{n}" for n in graph.inputs)
-        grads = ", ".join(fmt(trace.grads[i], precision) for i in graph.inputs.values())
+        grads = ", ".join(number_format.value(trace.grads[i]) for i in graph.inputs.values())
         yield Text.assemble(f"∇{out} = [{names}] = [", (grads, GRAD_STYLE), "]"), False
