@@ -32,6 +32,8 @@ from circuit_backprop.core.graph import Graph
 from circuit_backprop.errors import CircuitError, UsageError, close_matches
 from circuit_backprop.views.numberformat import DEFAULT_PRECISION, NumberFormat
 
+DRAWING_PRECISION = 4  # significant digits on a drawing's wires, where room is short
+
 # --- reading programs -----------------------------------------------------------------------
 
 
@@ -163,7 +165,7 @@ class Circuit:
 
     def draw(self, given: Mapping[str, float] | None = None, /, *, forward_only: bool = False,
              around: str | None = None, depth: int | None = None, max_nodes: int | None = None,
-             precision: int = 4, **values: float) -> Drawing:
+             precision: int = DRAWING_PRECISION, **values: float) -> Drawing:
         """The circuit as a diagram (values green, gradients red); displays as SVG in Jupyter."""
         run = self.eval if forward_only else self.backward
         return run(given, **values).draw(around=around, depth=depth, max_nodes=max_nodes,
@@ -345,7 +347,7 @@ class Result(Displayable):
         return NumericReport(self, numeric.check(trace, eps, atol, rtol), trace)
 
     def draw(self, *, around: str | None = None, depth: int | None = None,
-             max_nodes: int | None = None, precision: int = 4) -> Drawing:
+             max_nodes: int | None = None, precision: int = DRAWING_PRECISION) -> Drawing:
         from circuit_backprop.views import draw
 
         limit = draw.MAX_NODES if max_nodes is None else max_nodes
@@ -496,12 +498,16 @@ class Drawing:
     (`rich.print(d)`). Displays as SVG in Jupyter."""
 
     selection: Any  # draw.Drawing
-    precision: int = 4
+    precision: int = DRAWING_PRECISION
+
+    @property
+    def number_format(self) -> NumberFormat:
+        return NumberFormat(self.precision)
 
     def dot(self) -> str:
         from circuit_backprop.views import draw
 
-        return draw.to_dot(self.selection, self.precision)
+        return draw.to_dot(self.selection, self.number_format)
 
     def svg(self) -> str:
         from circuit_backprop.views import draw
@@ -511,7 +517,7 @@ class Drawing:
     def text(self) -> str:
         from circuit_backprop.views import draw
 
-        return draw.text_drawing(self.selection, self.precision).plain
+        return draw.text_drawing(self.selection, self.number_format).plain
 
     def save(self, path: str | Path, format: str | None = None) -> Path:
         """Write the drawing; the format comes from the extension (.svg .png .dot .txt)."""
@@ -534,7 +540,7 @@ class Drawing:
     def __rich__(self) -> Any:
         from circuit_backprop.views import draw
 
-        return draw.text_drawing(self.selection, self.precision)
+        return draw.text_drawing(self.selection, self.number_format)
 
 
 @dataclass

@@ -573,7 +573,7 @@ def draw_command(
 
     def show(console: Console, result: Any) -> None:
         draw.draw(console, result.trace, fmt_name=fmt_name, output=output, around=around,
-                  depth=depth, limit=max_nodes, precision=precision)
+                  depth=depth, limit=max_nodes, number_format=result.number_format)
 
     _run(ctx, set_values, gradients=not forward_only, as_json=False, precision=precision,
          show=show)

@@ -26,7 +26,14 @@ from rich.text import Text
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.errors import UsageError, close_matches
-from circuit_backprop.views.report import GRAD_STYLE, VALUE_STYLE, fmt, fmt_term, symbol
+from circuit_backprop.views.numberformat import (
+    DEFAULT_FORMAT,
+    FormatOrPrecision,
+    NumberFormat,
+    as_number_format,
+)
+from circuit_backprop.views.numberformat import fmt as fmt  # (draw.fmt: still importable)
+from circuit_backprop.views.report import GRAD_STYLE, VALUE_STYLE, symbol
 
 MAX_NODES = 200
 """Drawings larger than this are refused (use --around/--depth or --max-nodes)."""
@@ -179,22 +186,23 @@ def _too_many(trace: Trace, shown: int, limit: int, center: int | None,
 
 
 def ref(trace: Trace, node: int) -> str:
-    """How a drawing refers to a node: a constant by its number, anything else by its label."""
+    """How a drawing refers to a node: a constant by its number (at the default precision,
+    whatever the drawing's), anything else by its label."""
     graph = trace.graph
     if graph.ops[node] == CONST:
-        return fmt(trace.values[node])
+        return DEFAULT_FORMAT.value(trace.values[node])
     return graph.label(node)
 
 
-def fork_sum(drawing: Drawing, node: int, precision: int) -> str:
+def fork_sum(drawing: Drawing, node: int, number_format: NumberFormat) -> str:
     """'a + b + c = s': the gradients coming back along each out-wire of a fork, added up."""
     trace = drawing.trace
     assert trace.grads is not None
     terms = [w.grad for w in drawing.out_wires[node] if w.grad is not None]
-    shown = " + ".join(fmt_term(t, precision) for t in terms[:MAX_FORK_TERMS])
+    shown = number_format.sum_of(terms[:MAX_FORK_TERMS])
     if len(terms) > MAX_FORK_TERMS:
         shown += f" + … ({len(terms)} terms)"
-    return f"{shown} = {fmt(trace.grads[node], precision)}"
+    return f"{shown} = {number_format.value(trace.grads[node])}"
 
 
 def _grad_name(trace: Trace, node: int) -> str:
@@ -205,13 +213,14 @@ def _grad_name(trace: Trace, node: int) -> str:
 # --- text ----------------------------------------------------------------------------------------
 
 
-def text_drawing(drawing: Drawing, precision: int = 6) -> Text:
+def text_drawing(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> Text:
     """The circuit, top (inputs) to bottom (output): one block per gate, one line per in-wire.
 
     Each in-wire line shows where the wire comes from, its value and, after │, the gradient sent
     back along it: `x ── 3 │ 19 ──┐`. A node used by several gates is defined once (an input
     line, or its gate's ▶ line) and referenced by name on each wire it feeds.
     """
+    number_format = as_number_format(number_format)
     trace = drawing.trace
     graph = trace.graph
     backward = drawing.gradients
@@ -229,11 +238,11 @@ def text_drawing(drawing: Drawing, precision: int = 6) -> Text:
     if inputs:
         text.append("inputs\n", style="bold")
         name_w = max(len(graph.label(i)) for i in inputs)
-        value_w = max(len(fmt(trace.values[i], precision)) for i in inputs)
+        value_w = max(len(number_format.value(trace.values[i])) for i in inputs)
         for i in inputs:
             text.append(f"  {graph.label(i):<{name_w}} = ")
-            text.append(f"{fmt(trace.values[i], precision):<{value_w}}", style=VALUE_STYLE)
-            _append_node_grad(text, drawing, i, precision)
+            text.append(f"{number_format.value(trace.values[i]):<{value_w}}", style=VALUE_STYLE)
+            _append_node_grad(text, drawing, i, number_format)
             text.append("\n")
 
     gates = [g for g in drawing.nodes if graph.args[g]]
@@ -246,8 +255,8 @@ def text_drawing(drawing: Drawing, precision: int = 6) -> Text:
         if node not in chosen and graph.ops[node] != CONST:
             refs[node] = label + "…"  # drawn outside this part of the circuit
     src_w = max(len(label) for label in refs.values())
-    val_w = max(len(fmt(w.value, precision)) for w in lines)
-    grad_w = max(len(fmt(w.grad, precision)) for w in lines) if backward else 0
+    val_w = max(len(number_format.value(w.value)) for w in lines)
+    grad_w = max(len(number_format.value(w.grad)) for w in lines) if backward else 0
     text.append("gates (forward ↓, backward ↑)\n", style="bold")
     by_gate: dict[int, list[Wire]] = {}
     for w in lines:
@@ -257,10 +266,10 @@ def text_drawing(drawing: Drawing, precision: int = 6) -> Text:
         for k, w in enumerate(wires):
             src = refs[w.src]
             text.append(f"  {src:<{src_w}} ── ")
-            text.append(f"{fmt(w.value, precision):>{val_w}}", style=VALUE_STYLE)
+            text.append(f"{number_format.value(w.value):>{val_w}}", style=VALUE_STYLE)
             if backward:
                 text.append(" │ ")
-                text.append(f"{fmt(w.grad, precision):>{grad_w}}", style=GRAD_STYLE)
+                text.append(f"{number_format.value(w.grad):>{grad_w}}", style=GRAD_STYLE)
             if len(wires) == 1:
                 text.append(" ────▶ ")
             elif k == 0:
@@ -273,15 +282,16 @@ def text_drawing(drawing: Drawing, precision: int = 6) -> Text:
                 text.append(" ──┴─▶ ")
             name = graph.label(g)
             text.append(f"[{symbol(graph, g)}] {name} = ", style="bold")
-            text.append(fmt(trace.values[g], precision), style="bold " + VALUE_STYLE)
-            _append_node_grad(text, drawing, g, precision)
+            text.append(number_format.value(trace.values[g]), style="bold " + VALUE_STYLE)
+            _append_node_grad(text, drawing, g, number_format)
             if g == graph.output:
                 text.append("   output", style="bold")
             text.append("\n")
     return text
 
 
-def _append_node_grad(text: Text, drawing: Drawing, node: int, precision: int) -> None:
+def _append_node_grad(text: Text, drawing: Drawing, node: int,
+                      number_format: NumberFormat) -> None:
     """After a node: its gradient, as the sum over its out-wires when it forks."""
     trace = drawing.trace
     graph = trace.graph
@@ -297,14 +307,14 @@ def _append_node_grad(text: Text, drawing: Drawing, node: int, precision: int) -
     if node == graph.output:
         text.append("1", style=GRAD_STYLE)
     elif n_out > 1:
-        text.append(fork_sum(drawing, node, precision), style=GRAD_STYLE)
+        text.append(fork_sum(drawing, node, number_format), style=GRAD_STYLE)
         text.append(f"   (fork: {n_out} out-wires, their gradients add)")
     else:
-        text.append(fmt(trace.grads[node], precision), style=GRAD_STYLE)
+        text.append(number_format.value(trace.grads[node]), style=GRAD_STYLE)
 
 
-def print_text(console: Console, drawing: Drawing, precision: int) -> None:
-    console.print(text_drawing(drawing, precision), soft_wrap=True, end="")
+def print_text(console: Console, drawing: Drawing, number_format: NumberFormat) -> None:
+    console.print(text_drawing(drawing, number_format), soft_wrap=True, end="")
 
 
 # --- DOT -----------------------------------------------------------------------------------------
@@ -315,15 +325,17 @@ def _font(text: str, color: str, size: int | None = None) -> str:
     return f'<font color="{color}"{size_attr}>{html.escape(text)}</font>'
 
 
-def _wire_label(value: float, grad: float | None, backward: bool, precision: int) -> str:
-    label = _font(fmt(value, precision), DOT_VALUE_COLOR)
+def _wire_label(value: float, grad: float | None, backward: bool,
+                number_format: NumberFormat) -> str:
+    label = _font(number_format.value(value), DOT_VALUE_COLOR)
     if backward:
-        label += "<br/>" + _font(fmt(grad, precision), DOT_GRAD_COLOR)
+        label += "<br/>" + _font(number_format.value(grad), DOT_GRAD_COLOR)
     return f"<{label}>"
 
 
-def to_dot(drawing: Drawing, precision: int = 6) -> str:
+def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> str:
     """Graphviz DOT, left to right. Node ids are `n<id>` (the node's number): deterministic."""
+    number_format = as_number_format(number_format)
     trace = drawing.trace
     graph = trace.graph
     backward = drawing.gradients
@@ -342,32 +354,33 @@ def to_dot(drawing: Drawing, precision: int = 6) -> str:
         "  edge [fontname=\"Helvetica\", fontsize=11, arrowsize=0.7];",
     ]
     for node in drawing.nodes:
-        lines.append(f"  n{node} [{_node_attrs(drawing, node, precision)}];")
+        lines.append(f"  n{node} [{_node_attrs(drawing, node, number_format)}];")
     for node in drawing.stubs:
         label = html.escape(ref(trace, node)) + " …"
         lines.append(f"  n{node} [label=<{label}>, shape=box, style=dashed, color=gray50, "
                      "fontcolor=gray40];")
     for w in drawing.wires:
-        attrs = f"label={_wire_label(w.value, w.grad, backward, precision)}"
+        attrs = f"label={_wire_label(w.value, w.grad, backward, number_format)}"
         if len(graph.args[w.dst]) > 1:
             attrs += f', headlabel="{w.k + 1}", labelfontsize=8, labelfontcolor=gray50'
         lines.append(f"  n{w.src} -> n{w.dst} [{attrs}];")
     if graph.output in set(drawing.nodes):
         lines.append(f"  out [label={_quote(out)}, shape=plaintext, fontsize=16];")
-        label = _wire_label(trace.values[graph.output], 1.0, backward, precision)
+        label = _wire_label(trace.values[graph.output], 1.0, backward, number_format)
         lines.append(f"  n{graph.output} -> out [label={label}, penwidth=2];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _node_attrs(drawing: Drawing, node: int, precision: int) -> str:
+def _node_attrs(drawing: Drawing, node: int, number_format: NumberFormat) -> str:
     trace = drawing.trace
     graph = trace.graph
     kind = graph.ops[node]
     fork = ""
     if drawing.is_fork(node) and trace.depends[node]:
         if drawing.gradients:
-            fork = ("<br/>" + _font(f"Σ {fork_sum(drawing, node, precision)}", DOT_GRAD_COLOR, 10))
+            fork = "<br/>" + _font(f"Σ {fork_sum(drawing, node, number_format)}", DOT_GRAD_COLOR,
+                                   10)
         else:
             fork = "<br/>" + _font(f"forks ×{len(drawing.out_wires[node])}", "gray40", 10)
     if kind == INPUT:
@@ -375,7 +388,7 @@ def _node_attrs(drawing: Drawing, node: int, precision: int) -> str:
         return (f"label={label}, shape=box, style=\"rounded,filled\", fillcolor=\"#dbeafe\", "
                 "color=\"#1d4ed8\"")
     if kind == CONST:
-        label = f"<{html.escape(fmt(trace.values[node], precision))}>"
+        label = f"<{html.escape(number_format.value(trace.values[node]))}>"
         return "label=" + label + ", shape=box, style=filled, fillcolor=\"#eeeeee\", color=gray60"
     name = graph.label(node)
     label = f"<<b>{html.escape(symbol(graph, node))}</b><br/>{_font(name, 'gray25', 10)}{fork}>"
@@ -433,19 +446,21 @@ def write_text(path: str, content: str) -> None:
 
 
 def draw(console: Console, trace: Trace, *, fmt_name: str | None, output: str | None,
-         around: str | None, depth: int | None, limit: int, precision: int) -> None:
+         around: str | None, depth: int | None, limit: int,
+         number_format: FormatOrPrecision = DEFAULT_FORMAT) -> None:
     """The `circuit draw` command, after parsing and running the circuit."""
+    number_format = as_number_format(number_format)
     kind = infer_format(fmt_name, output)
     if kind == "png" and output is None:
         raise UsageError("--format png needs an output file: -o FILE.png")
     drawing = select(trace, around, depth, limit)
     if kind == "text":
         if output is None:
-            print_text(console, drawing, precision)
+            print_text(console, drawing, number_format)
         else:
-            write_text(output, text_drawing(drawing, precision).plain)
+            write_text(output, text_drawing(drawing, number_format).plain)
         return
-    dot_text = to_dot(drawing, precision)
+    dot_text = to_dot(drawing, number_format)
     if kind == "dot":
         if output is None:
             console.file.write(dot_text)
