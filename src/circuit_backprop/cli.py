@@ -633,9 +633,9 @@ def plot_command(
             console.file.write(json.dumps(data.to_json(), allow_nan=False) + "\n")
             return
         if not output:
-            for line in plot.text_lines(data, precision=min(precision, 4)):
+            for line in plot.text_lines(data, number_format=result.number_format):
                 console.print(line, soft_wrap=True)
-        for line in plot.caption(data, precision):
+        for line in plot.caption(data, result.number_format):
             console.print(line)
         if output:
             console.print(f"wrote {output}")

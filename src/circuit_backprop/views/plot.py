@@ -18,8 +18,14 @@ from rich.text import Text
 from circuit_backprop.core import engine
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.errors import EvalError, UsageError
+from circuit_backprop.views.numberformat import (
+    DEFAULT_FORMAT,
+    FormatOrPrecision,
+    as_number_format,
+)
 
 DEFAULT_POINTS = 201
+AXIS_DIGITS = 4  # at most this many significant digits in the terminal plot's axis labels
 INSTALL_HINT = 'install the plotting extra: pip install -e ".[plot]" (or pip install matplotlib)'
 
 
@@ -104,10 +110,11 @@ def sample(trace: Trace, wrt: str, lo: float | None = None, hi: float | None = N
 # --- the terminal ------------------------------------------------------------------------------
 
 
-def text_lines(data: PlotData, width: int = 64, height: int = 18, precision: int = 4) -> list[Text]:
-    """A character plot: f as •, the tangent as ·, the point as ●; y-axis labels on the left."""
-    from circuit_backprop.views.report import fmt
-
+def text_lines(data: PlotData, width: int = 64, height: int = 18,
+               number_format: FormatOrPrecision = DEFAULT_FORMAT) -> list[Text]:
+    """A character plot: f as •, the tangent as ·, the point as ●; y-axis labels on the left,
+    with at most AXIS_DIGITS digits (the plot, not its labels, is what this is for)."""
+    axis = as_number_format(number_format).at_most(AXIS_DIGITS)
     lo, hi = data.xs[0], data.xs[-1]
     finite = [y for y in data.ys if y is not None]
     ylo, yhi = min(finite + [data.y0]), max(finite + [data.y0])
@@ -135,9 +142,9 @@ def text_lines(data: PlotData, width: int = 64, height: int = 18, precision: int
     r0 = row(data.y0)
     if r0 is not None:
         grid[r0][col(data.x0)] = ("●", "bold")
-    labels = {0: fmt(yhi, precision), height - 1: fmt(ylo, precision)}
+    labels = {0: axis.value(yhi), height - 1: axis.value(ylo)}
     if r0 is not None:
-        labels.setdefault(r0, fmt(data.y0, precision))
+        labels.setdefault(r0, axis.value(data.y0))
     margin = max(len(s) for s in labels.values())
     lines = []
     for r in range(height):
@@ -146,24 +153,24 @@ def text_lines(data: PlotData, width: int = 64, height: int = 18, precision: int
             line.append(ch, style=style)
         lines.append(line)
     lines.append(Text(" " * margin + " └" + "─" * width))
-    left, right = fmt(lo, precision), fmt(hi, precision)
+    left, right = axis.value(lo), axis.value(hi)
     lines.append(Text(" " * (margin + 2) + left + right.rjust(width - len(left))
                       + f"  {data.wrt}"))
     return lines
 
 
-def caption(data: PlotData, precision: int = 6) -> list[Text]:
-    from circuit_backprop.views.report import fmt
-
+def caption(data: PlotData, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> list[Text]:
+    """What the plot shows, in words and numbers: the curve, the tangent and the point."""
+    number = as_number_format(number_format).value
     f, x = data.output, data.wrt
-    fixed = ", ".join(f"{k} = {fmt(v, precision)}" for k, v in data.fixed.items())
+    fixed = ", ".join(f"{k} = {number(v)}" for k, v in data.fixed.items())
     lines = [
         Text.assemble(("•", "green"), f" {f} as {x} varies" + (f" ({fixed})" if fixed else "")),
-        Text.assemble(("·", "red"), f" tangent at {x} = {fmt(data.x0, precision)}: "
-                      f"{f} ≈ {fmt(data.y0, precision)} + {fmt(data.slope, precision)}·"
-                      f"({x} {'+' if data.x0 < 0 else '-'} {fmt(abs(data.x0), precision)}); "
-                      f"slope ∂{f}/∂{x} = {fmt(data.slope, precision)}"),
-        Text.assemble(("●", "bold"), f" ({fmt(data.x0, precision)}, {fmt(data.y0, precision)})"),
+        Text.assemble(("·", "red"), f" tangent at {x} = {number(data.x0)}: "
+                      f"{f} ≈ {number(data.y0)} + {number(data.slope)}·"
+                      f"({x} {'+' if data.x0 < 0 else '-'} {number(abs(data.x0))}); "
+                      f"slope ∂{f}/∂{x} = {number(data.slope)}"),
+        Text.assemble(("●", "bold"), f" ({number(data.x0)}, {number(data.y0)})"),
     ]
     if data.skipped:
         lines.append(Text(f"{data.skipped} of {len(data.xs)} points skipped: {f} is undefined "
