@@ -419,7 +419,7 @@ class TorchReport(Displayable):
         """torch's ∂f/∂node, as cells for the numeric check's table."""
         from circuit_backprop.views import numericreport
 
-        return numericreport.torch_grad_cells(self.run, self.result.precision)
+        return numericreport.torch_grad_cells(self.run, self.result.number_format)
 
     def to_json(self) -> dict[str, Any]:
         """The `"torch"` (and `"autograd"`) objects that `--json` adds."""
@@ -436,11 +436,11 @@ class TorchReport(Displayable):
     def renderables(self, with_tables: bool = True) -> list[Any]:
         from circuit_backprop.views import torchreport
 
+        number_format = self.result.number_format
         shown = []
         if with_tables and (self.run.check is not None or self.run.behaviour is None):
-            shown += self.result.renderables(torchreport.extra_columns(self.run,
-                                                                       self.result.precision))
-        return shown + torchreport.after_view(self.run, self.result.precision)
+            shown += self.result.renderables(torchreport.extra_columns(self.run, number_format))
+        return shown + torchreport.after_view(self.run, number_format)
 
     def __repr__(self) -> str:
         return f"<TorchReport ok={self.ok} max_rel_error={self.max_rel_error:.3g}>"
@@ -484,8 +484,8 @@ class NumericReport(Displayable):
     def renderables(self, torch_grads: Any = None) -> list[Any]:
         from circuit_backprop.views import numericreport
 
-        precision = self.result.precision
-        return [numericreport.table(self.check, self.trace, precision, torch_grads),
+        number_format = self.result.number_format
+        return [numericreport.table(self.check, self.trace, number_format, torch_grads),
                 numericreport.summary(self.check, self.trace)]
 
     def __repr__(self) -> str:

@@ -450,7 +450,7 @@ def _checks(console: Console, result: Any, torch_opts: Any, numeric_opts: Any, a
     else:
         from circuit_backprop.views import torchreport
 
-        extra = torchreport.extra_columns(torch.run, result.precision) if torch else ()
+        extra = torchreport.extra_columns(torch.run, result.number_format) if torch else ()
         for renderable in result.renderables(extra):
             console.print(renderable)
         console.print()

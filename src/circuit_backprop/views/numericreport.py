@@ -21,10 +21,19 @@ from circuit_backprop.checks.numeric import (
 from circuit_backprop.checks.options import NUMERIC_RTOL
 from circuit_backprop.core.ops import INPUT
 from circuit_backprop.core.trace import Trace
-from circuit_backprop.views.report import NUMBER, Column, FittedTable, fmt
+from circuit_backprop.views.numberformat import (
+    DEFAULT_FORMAT,
+    ERROR_FORMAT,
+    FormatOrPrecision,
+    NumberFormat,
+    as_number_format,
+)
+from circuit_backprop.views.report import NUMBER, Column, FittedTable
+
+REL_ERROR_FORMAT = NumberFormat(precision=2)  # the rel. error column: how far, not how exactly
 
 
-def verdict(c: NodeCheck, precision: int, rtol: float = NUMERIC_RTOL) -> Text:
+def verdict(c: NodeCheck, number_format: NumberFormat, rtol: float = NUMERIC_RTOL) -> Text:
     """The check column: ✓, ✗, or why the node was not compared."""
     if c.status == CONSTANT:
         return Text("constant wire: no gradient", style="dim")
@@ -35,22 +44,23 @@ def verdict(c: NodeCheck, precision: int, rtol: float = NUMERIC_RTOL) -> Text:
         text.append("✓", style="green")
         if c.rel_error is not None and c.rel_error > rtol:
             # (a large relative error between tiny numbers, near 0: atol is what passes it)
-            text.append(f" |difference| {fmt(abs(c.analytic - c.numeric), 3)}: within "
-                        "tolerance", style="dim")
+            text.append(f" |difference| {ERROR_FORMAT.value(abs(c.analytic - c.numeric))}: "
+                        "within tolerance", style="dim")
     elif c.status == KINK:
         text.append("kink explains it", style="yellow")
     else:
         text.append("✗ disagree", style="bold red")
     if c.one_sided is not None:
         fwd, bwd = c.one_sided
-        text.append(f"  {c.kink}; one-sided: right {fmt(fwd, precision)}, "
-                    f"left {fmt(bwd, precision)}")
+        text.append(f"  {c.kink}; one-sided: right {number_format.value(fwd)}, "
+                    f"left {number_format.value(bwd)}")
     return text
 
 
-def table(result: NumericCheck, trace: Trace, precision: int,
+def table(result: NumericCheck, trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT,
           torch_grads: dict[int, Text | str] | None = None) -> FittedTable:
     """One row per input and named gate: analytic, numeric (and torch) side by side."""
+    number_format = as_number_format(number_format)
     graph = trace.graph
     fname = graph.label(graph.output)
     columns = [Column("node"), Column("kind", drop=2),
@@ -65,13 +75,13 @@ def table(result: NumericCheck, trace: Trace, precision: int,
         row: list[Text | str] = [
             graph.label(c.node),
             "input" if graph.ops[c.node] == INPUT else "gate",
-            Text(fmt(c.analytic, precision), style="red"),
-            fmt(c.numeric, precision),
-            fmt(c.rel_error, 2) if c.rel_error is not None else "—",
+            Text(number_format.value(c.analytic), style="red"),
+            number_format.value(c.numeric),
+            REL_ERROR_FORMAT.value(c.rel_error),
         ]
         if torch_grads is not None:
             row.append(torch_grads.get(c.node, "—"))
-        row.append(verdict(c, precision, result.rtol))
+        row.append(verdict(c, number_format, result.rtol))
         t.add_row(*row)
     return t
 
@@ -84,8 +94,8 @@ def _worst(result: NumericCheck, trace: Trace) -> str:
         return ""
     worst = max(compared, key=lambda c: tolerance_used(result, c))
     return (f" (worst: {trace.graph.label(worst.node)}, |analytic - numeric| = "
-            f"{fmt(abs(worst.analytic - worst.numeric), 3)} = "
-            f"{fmt(tolerance_used(result, worst), 3)} × (atol + rtol·|numeric|))")
+            f"{ERROR_FORMAT.value(abs(worst.analytic - worst.numeric))} = "
+            f"{ERROR_FORMAT.value(tolerance_used(result, worst))} × (atol + rtol·|numeric|))")
 
 
 def summary(result: NumericCheck, trace: Trace) -> Text:
@@ -131,8 +141,11 @@ def to_json(result: NumericCheck) -> dict[str, Any]:
     }
 
 
-def torch_grad_cells(torch_run: Any, precision: int) -> dict[int, Text | str] | None:
+def torch_grad_cells(
+    torch_run: Any, number_format: FormatOrPrecision = DEFAULT_FORMAT,
+) -> dict[int, Text | str] | None:
     """torch's ∂f/∂node for the numeric table, when --check-torch compared gradients."""
+    number_format = as_number_format(number_format)
     check_ = getattr(torch_run, "check", None) if torch_run is not None else None
     if check_ is None or not check_.gradients:
         return None
@@ -142,6 +155,6 @@ def torch_grad_cells(torch_run: Any, precision: int) -> dict[int, Text | str] | 
             cells[g.node] = "—"
         else:
             mark = "" if g.grad_ok is not False else " ✗"
-            cells[g.node] = Text(fmt(g.grad, precision) + mark,
+            cells[g.node] = Text(number_format.value(g.grad) + mark,
                                  style="red" if mark else "")
     return cells

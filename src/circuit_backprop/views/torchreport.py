@@ -17,7 +17,14 @@ from circuit_backprop.checks.options import TorchOptions
 from circuit_backprop.checks.torchcheck import Behaviour, TorchCheck, TorchDisagrees
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.graph import summary_nodes
-from circuit_backprop.views.report import GRAD_STYLE, Extra, fmt
+from circuit_backprop.views.numberformat import (
+    DEFAULT_FORMAT,
+    ERROR_FORMAT,
+    FormatOrPrecision,
+    NumberFormat,
+    as_number_format,
+)
+from circuit_backprop.views.report import GRAD_STYLE, Extra
 
 OK_STYLE = "green"
 BAD_STYLE = "bold red"
@@ -54,15 +61,16 @@ def run(trace: Trace, options: TorchOptions) -> TorchRun:
 # --- --check-torch ---------------------------------------------------------------------------
 
 
-def _mark(ok: bool, theirs: float | None, precision: int) -> Text:
+def _mark(ok: bool, theirs: float | None, number_format: NumberFormat) -> Text:
     if ok:
         return Text("✓", style=OK_STYLE)
-    return Text(f"✗ {fmt(theirs, precision) if theirs is not None else 'None'}", style=BAD_STYLE)
+    shown = number_format.value(theirs) if theirs is not None else "None"
+    return Text(f"✗ {shown}", style=BAD_STYLE)
 
 
-def columns(check: TorchCheck, precision: int) -> tuple[Extra, ...]:
+def columns(check: TorchCheck, number_format: NumberFormat) -> tuple[Extra, ...]:
     """The torch column of the forward, backward and gradient tables."""
-    values = {g.node: _mark(g.value_ok, g.value, precision) for g in check.gates}
+    values = {g.node: _mark(g.value_ok, g.value, number_format) for g in check.gates}
     if not check.gradients:
         return ({"torch": values},)
     grads: dict[int, Text | str] = {}
@@ -70,14 +78,14 @@ def columns(check: TorchCheck, precision: int) -> tuple[Extra, ...]:
         if g.grad_ok is None:
             grads[g.node] = "—"
         else:
-            grads[g.node] = _mark(g.grad_ok, 0.0 if g.grad is None else g.grad, precision)
+            grads[g.node] = _mark(g.grad_ok, 0.0 if g.grad is None else g.grad, number_format)
     return ({"torch": values}, {"torch": grads}, {"torch": grads})
 
 
 def summary(check: TorchCheck, trace: Trace) -> Text:
     graph = trace.graph
     what = "value and gradient" if check.gradients and check.note is None else "value"
-    worst = fmt(check.max_rel_error, 3)
+    worst = ERROR_FORMAT.value(check.max_rel_error)
     tol = f"rtol {check.rtol:g}, atol {check.atol:g}"
     if check.ok:
         text = Text.assemble(
@@ -142,7 +150,7 @@ def check_json(check: TorchCheck) -> dict[str, Any]:
 # --- autograd's behaviour ----------------------------------------------------------------------
 
 
-def behaviour_table(b: Behaviour, trace: Trace, precision: int) -> Table:
+def behaviour_table(b: Behaviour, trace: Trace, number_format: NumberFormat) -> Table:
     graph = trace.graph
     fname = graph.label(graph.output)
     chosen = ", ".join(graph.label(i) for i in b.chosen) or "nothing"
@@ -165,24 +173,26 @@ def behaviour_table(b: Behaviour, trace: Trace, precision: int) -> Table:
             graph.label(node),
             str(n.requires_grad),
             str(n.is_leaf),
-            Text(fmt(one, precision), style=GRAD_STYLE),
-            _grad_text(n.predicted, precision),
-            _grad_text(n.grad, precision),
+            Text(number_format.value(one), style=GRAD_STYLE),
+            _grad_text(n.predicted, number_format),
+            _grad_text(n.grad, number_format),
             Text("✓", style=OK_STYLE) if n.agrees else Text("✗", style=BAD_STYLE),
             n.why,
         )
     return table
 
 
-def _grad_text(x: float | None, precision: int) -> Text:
-    return Text("None", style="dim") if x is None else Text(fmt(x, precision), style=GRAD_STYLE)
+def _grad_text(x: float | None, number_format: NumberFormat) -> Text:
+    if x is None:
+        return Text("None", style="dim")
+    return Text(number_format.value(x), style=GRAD_STYLE)
 
 
 def _passes(n: int) -> str:
     return "1 pass" if n == 1 else f"{n} passes"
 
 
-def behaviour_lines(b: Behaviour, trace: Trace, precision: int) -> list[Text]:
+def behaviour_lines(b: Behaviour, trace: Trace, number_format: NumberFormat) -> list[Text]:
     """The story under the table: errors torch raised and why, accumulated gradients, verdict."""
     graph = trace.graph
     fname = graph.label(graph.output)
@@ -226,8 +236,8 @@ def behaviour_lines(b: Behaviour, trace: Trace, precision: int) -> list[Text]:
         )
         if example is not None:
             one = b.prediction.one_pass[example.node]
-            text.append(f" ({graph.label(example.node)}.grad = {fmt(example.grad, precision)} "
-                        f"= {k} × {fmt(one, precision)})")
+            text.append(f" ({graph.label(example.node)}.grad = {number_format.value(example.grad)} "
+                        f"= {k} × {number_format.value(one)})")
         text.append(". Reset between passes (x.grad = None, or optimizer.zero_grad()): "
                     "--zero-grad.")
         lines.append(text)
@@ -287,20 +297,25 @@ def to_json(result: TorchRun) -> dict[str, Any]:
     return doc
 
 
-def extra_columns(result: TorchRun, precision: int) -> tuple[Extra, ...]:
-    return columns(result.check, precision) if result.check is not None else ()
+def extra_columns(result: TorchRun,
+                  number_format: FormatOrPrecision = DEFAULT_FORMAT) -> tuple[Extra, ...]:
+    if result.check is None:
+        return ()
+    return columns(result.check, as_number_format(number_format))
 
 
-def after_view(result: TorchRun, precision: int) -> list[Any]:
+def after_view(result: TorchRun,
+               number_format: FormatOrPrecision = DEFAULT_FORMAT) -> list[Any]:
     """What follows the engine's tables: the check's summary line, the autograd table."""
+    number_format = as_number_format(number_format)
     shown: list[Any] = []
     if result.check is not None:
         shown.append(summary(result.check, result.trace))
     if result.behaviour is not None:
         if result.check is not None:
             shown.append(Text(""))
-        shown.append(behaviour_table(result.behaviour, result.trace, precision))
-        shown += behaviour_lines(result.behaviour, result.trace, precision)
+        shown.append(behaviour_table(result.behaviour, result.trace, number_format))
+        shown += behaviour_lines(result.behaviour, result.trace, number_format)
     return shown
 
 
