@@ -76,8 +76,10 @@ def stock(lexer: str) -> tuple[Lark, _Forward]:
 
 def graph_data(g: Graph) -> tuple:
     return (g.ops, list(g.args), list(g.args.level), list(g.names), list(g.consts.items()),
-            list(g.starts), list(g.ends), list(g.inputs.items()), list(g.defaults.items()),
-            g.output)
+            list(g.starts), list(g.ends), list(g.inputs.items()),
+            [(k, getattr(v, "tolist", lambda v=v: v)()) for k, v in g.defaults.items()],
+            g.output, [(k, v.tolist()) for k, v in g.arrays.items()], sorted(g.params.items()),
+            sorted(g.declared_shapes.items()))
 
 
 def defs_data(g: Graph) -> list[tuple]:
@@ -194,6 +196,11 @@ class ProgramWriter:
         return f"{self.sum(depth - 1)}{self.sp()}{op}{self.sp()}{self.product(depth - 1)}"
 
     def product(self, depth: int) -> str:
+        if self.rng.random() < 0.03:  # a matrix product, mostly of shapes that fit
+            rows, inner = self.rng.choice([(2, 3), (3, 2), (1, 2)])
+            inner_b = inner if self.rng.random() < 0.9 else inner + 1
+            b = self.literal((inner_b,) if self.rng.random() < 0.5 else (inner_b, 2))
+            return f"{self.literal((rows, inner))}{self.sp()}@{self.sp()}{b}"
         if depth <= 0 or self.rng.random() < 0.55:
             return self.unary(depth)
         op = self.rng.choice("*/")
@@ -208,6 +215,10 @@ class ProgramWriter:
         return self.power(depth)
 
     def power(self, depth: int) -> str:
+        if self.rng.random() < 0.03:  # indexing, mostly in range
+            shape = self.rng.choice([(3,), (2, 3)])
+            index = [str(self.rng.randint(-3, 2)) for _ in range(self.rng.randint(1, len(shape)))]
+            return f"{self.literal(shape)}[{f',{self.sp()}'.join(index)}]"
         if depth <= 0 or self.rng.random() < 0.75:
             return self.atom(depth)
         op = self.rng.choice(["^", "**"])
@@ -219,8 +230,10 @@ class ProgramWriter:
             return TOO_LARGE if self.rng.random() < 0.003 else self.rng.choice(NUMBERS)
         if r < 0.65:
             return self.name()
-        if r < 0.9:
+        if r < 0.87:
             return self.call(depth)
+        if r < 0.9:
+            return self.literal(self.rng.choice([(2,), (3,), (2, 2), (1, 3)]))
         return f"({self.sp()}{self.expr(depth - 1)}{self.sp()})"
 
     def name(self) -> str:
@@ -232,11 +245,35 @@ class ProgramWriter:
             return self.rng.choice(pool)
         return self.rng.choice(FREE_NAMES)
 
+    def literal(self, shape: tuple[int, ...]) -> str:
+        """An array literal of this shape (now and then a ragged one)."""
+        if len(shape) == 1:
+            n = shape[0] + (self.rng.random() < 0.01)
+            numbers = [self.rng.choice(["", "-"]) + self.rng.choice(NUMBERS[:6]) for _ in range(n)]
+            return f"[{f',{self.sp()}'.join(numbers)}]"
+        rows = [self.literal(shape[1:]) for _ in range(shape[0])]
+        return f"[{f',{self.sp()}'.join(rows)}]"
+
+    def array_call(self, fname: str) -> str:
+        """A function on arrays, with arguments of shapes it takes (mostly)."""
+        op = FUNCTIONS[fname]
+        if fname == "cross_entropy":
+            return f"cross_entropy({self.literal((2, 3))}, [{self.rng.randint(0, 3)}, 1])"
+        matrix = self.literal(self.rng.choice([(2, 3), (3, 2)]))
+        if fname == "reshape":
+            return f"reshape({matrix},{self.sp()}{self.rng.choice(['3, 2', '-1', '6, 1', '4'])})"
+        least, most = op.params
+        if most and self.rng.random() < 0.6:
+            return f"{fname}({matrix},{self.sp()}{self.rng.choice(['0', '1', '-1', '2'])})"
+        return f"{fname}({matrix})"
+
     def call(self, depth: int) -> str:
         names = list(FUNCTIONS) + list(self.defs)
         if self.params is None and self.rng.random() < 0.03:
             names.append("ln")  # not a function
         fname = self.rng.choice(names)
+        if fname in FUNCTIONS and not FUNCTIONS[fname].elementwise and self.rng.random() < 0.7:
+            return self.array_call(fname)
         arity = FUNCTIONS[fname].arity if fname in FUNCTIONS else self.defs.get(fname, 1)
         if self.rng.random() < 0.04:
             arity = self.rng.choice([0, 1, 2, 3])  # often the wrong number of arguments
@@ -259,6 +296,10 @@ class ProgramWriter:
     def input_decl(self) -> str:
         name = self.rng.choice(INPUT_NAMES)
         self.inputs.append(name)
+        if self.rng.random() < 0.1:
+            return f"input {name}[{self.rng.choice(['2', '2, 3', '0', '1.5'])}]"
+        if self.rng.random() < 0.1:
+            return f"input {name}{self.sp()}={self.sp()}{self.literal((2,))}"
         if self.rng.random() < 0.5:
             return f"input {name}"
         sign = self.rng.choice(["", "", "-", "+"])
@@ -408,17 +449,23 @@ def test_the_programs_use_the_whole_language() -> None:
         outcome = fast_outcome(text)
         if outcome.kind != "graph":
             continue
-        (g_ops, _, _, names, _, _, _, _, defaults, output), defs = outcome.public
+        (g_ops, _, _, names, _, _, _, _, defaults, output, arrays, _, shapes), defs = (
+            outcome.public)
         ops.update(g_ops)
         ops["def"] += bool(defs)
         ops["default"] += bool(defaults)
         ops["bare"] += bool(re.fullmatch(r"f\d*|out|output_", names[output]))
+        ops["literal"] += bool(arrays)
+        ops["shape"] += bool(shapes)
+        ops["array default"] += any(isinstance(v, list) for _, v in defaults)
     for name in [*FUNCTIONS, "add", "sub", "mul", "div", "pow", "neg", "id", "input", "const",
-                 "def", "default", "bare"]:
+                 "def", "default", "bare", "matmul", "index", "literal", "shape",
+                 "array default"]:
         op = FUNCTIONS[name].name if name in FUNCTIONS else name
         assert ops[op] >= 10, (name, ops)
     joined = "\n".join(texts)
-    for piece in ["**", "^", "; ", "#", "\r\n", "output ", "input ", "def ", "- -", "^-", "+ "]:
+    for piece in ["**", "^", "; ", "#", "\r\n", "output ", "input ", "def ", "- -", "^-", "+ ",
+                  "@", "[[", "], ["]:
         assert joined.count(piece) >= 10, piece
 
 
@@ -435,6 +482,12 @@ def test_the_programs_use_the_whole_language() -> None:
     "input",
     "f = ln(x)",
     "def f() = 1\ng = f()",
+    "f = [[1, 2], [3, 4]] @ [1, -2]",
+    "input W[2, 3]\nf = sum(W, -1)",
+    "input W = [[1, 2]]\nf = W[0, -1]",
+    "f = [1, [2]]",
+    "f = sum(x, y)",
+    "f = x[]",
 ])
 def test_hand_picked_programs_agree(text: str) -> None:
     assert fast_outcome(text) == stock_outcome(text)

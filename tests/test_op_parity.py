@@ -38,7 +38,7 @@ from circuit_backprop.core.trace import Trace
 from circuit_backprop.errors import EvalError
 from circuit_backprop.lang.expand import builtin_composites, builtin_definition, expand
 
-NAMES = sorted(OPS)
+NAMES = sorted(name for name, op in OPS.items() if op.elementwise)  # arrays: test_tensor_ops.py
 RANDOM_POINTS = 24  # per op, drawn from its `samples`
 RTOL = 1e-9  # implementations may round differently in the last bits, never more
 ATOL = 1e-15  # for values near 0 (a local gradient such as σ·(1 - σ) at σ ≈ 1 cancels)
@@ -270,7 +270,7 @@ def test_an_op_that_is_not_elementwise_brings_its_own_vjp() -> None:
     """The entry's other form: no local gradients, a vjp_rule (here hypot, against PyTorch)."""
     hypot = Op(name="hypot", symbol="hypot", arity=2, text="hypot({a}, {b})",
                value=math.hypot, local=(), formulas=(), elementwise=False,
-               vjp_rule=lambda up, xs, out, needs: tuple(
+               vjp_rule=lambda up, xs, out, needs, params: tuple(
                    up * x / out if needs is None or needs[k] else None for k, x in enumerate(xs)),
                torch=lambda t, a, b: t.hypot(a, b), torch_text="torch.hypot({a}, {b})")
     for xs in [(3.0, -4.0), (-0.5, 1e-3), (1e150, 1e150)]:

@@ -20,7 +20,8 @@ def listed_functions(details: list[str]) -> dict[str, int]:
 
 
 def registry_arities() -> dict[str, int]:
-    return {name: op.arity for name, op in FUNCTIONS.items()}
+    """Wires a, b, then a function's integer arguments: `[axis]` (one, optional), `d1, ...`."""
+    return {name: op.arity + min(op.params[1], 2) for name, op in FUNCTIONS.items()}
 
 
 def parse_error(text: str) -> SourceError:
@@ -68,7 +69,7 @@ def test_a_name_close_to_no_function_gets_the_list_without_a_guess() -> None:
 def test_defs_are_suggested_and_listed_beside_the_functions() -> None:
     e = parse_error("def mix(p, q) = p * q\nf = mx(x, 2)")
     assert (e.position.line, e.position.column) == (2, 5)
-    assert e.details[0] == "did you mean mix or max?"
+    assert e.details[0] == "did you mean mix, max or amax?"
     assert e.details[-1] == "defs in this program: mix(p, q)"
 
 

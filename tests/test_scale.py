@@ -105,7 +105,7 @@ def test_bulk_engine_falls_back_on_a_math_error_with_the_exact_message():
     assert err.value.failure.source == "log(a0 - 5)"
 
 
-GATE_OPS = sorted(OPS)  # every op in the registry: none is named here
+GATE_OPS = sorted(name for name, op in OPS.items() if op.elementwise)  # every scalar op
 LIMIT = 1e3  # values stay in a range where float64 rounding is far below the tolerances
 
 

@@ -16,7 +16,7 @@ from circuit_backprop.core import engine
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, OPS
 
-OP_NAMES = sorted(OPS)
+OP_NAMES = sorted(name for name, op in OPS.items() if op.elementwise)  # scalar circuits
 LIMIT = 1e4  # keep values in a range where float64 rounding stays far below the tolerance
 
 

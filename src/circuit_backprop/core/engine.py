@@ -100,7 +100,12 @@ BULK_MIN_NODES = 20_000  # from here on, try the bulk engine (bulk.py): numpy, l
 
 
 def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
-    """Forward (and backward) pass. Large graphs go through the bulk engine when it can."""
+    """Forward (and backward) pass. A circuit with arrays on its wires goes through the tensor
+    engine (tensor.py); large scalar graphs through the bulk engine when it can."""
+    if uses_arrays(graph, inputs):
+        from circuit_backprop.core import tensor
+
+        return tensor.run(graph, inputs, gradients)
     if len(graph) >= BULK_MIN_NODES:
         from circuit_backprop.core import bulk
 
@@ -110,6 +115,12 @@ def run(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace
             pass  # the reference engine below gives the exact answer or the exact error
     trace = forward(graph, inputs)
     return backward(trace) if gradients else trace
+
+
+def uses_arrays(graph: Graph, inputs: dict[str, float]) -> bool:
+    """Does this run carry arrays: the program's own (graph.has_arrays), or an input's value?"""
+    return graph.has_arrays or any(hasattr(v, "__len__") or getattr(v, "ndim", 0)
+                                   for v in inputs.values())
 
 
 def _failure(graph: Graph, node: int, xs: list[float]) -> GateFailure:

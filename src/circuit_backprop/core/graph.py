@@ -12,6 +12,7 @@ import re
 from array import array
 from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from circuit_backprop.core.ops import CONST, INPUT, OPS, Op
 
@@ -66,6 +67,12 @@ class Wires(Sequence):
 
     def __len__(self) -> int:
         return len(self.arity)
+
+    def pop(self) -> None:
+        """Remove the last node's wiring."""
+        self.more.pop(len(self.arity) - 1, None)
+        for column in (self.arity, self.first, self.second, self.level):
+            column.pop()
 
     def __getitem__(self, node: int) -> tuple[int, ...]:  # type: ignore[override]
         if isinstance(node, slice):
@@ -209,9 +216,13 @@ class Graph:
     starts: array = field(default_factory=lambda: array("i"))  # each node's source span:
     ends: array = field(default_factory=lambda: array("i"))  # text[start:end]
     inputs: dict[str, int] = field(default_factory=dict)  # input name -> node, in first-use order
-    defaults: dict[str, float] = field(default_factory=dict)  # input name -> default value
+    defaults: dict[str, Any] = field(default_factory=dict)  # input name -> default (float, array)
     output: int = -1
     custom_ops: dict[str, Op] = field(default_factory=dict)  # this program's own ops (def)
+    # Arrays (tensor circuits only; a scalar circuit leaves these empty):
+    arrays: dict[int, Any] = field(default_factory=dict)  # constant node -> its NumPy array
+    params: dict[int, tuple[int, ...]] = field(default_factory=dict)  # gate -> sum(x, 0)'s (0,)
+    declared_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # input W[2, 3]
     _line_starts: array | None = None
     _plain: bool | None = None  # see sources()
 
@@ -232,6 +243,30 @@ class Graph:
         self.starts.append(start)
         self.ends.append(end)
         return len(self.ops) - 1
+
+    def pop_node(self) -> None:
+        """Remove the last node added (an integer argument parsed as an expression, such as the
+        0 of sum(x, 0), becomes part of its gate: see parse.py)."""
+        node = len(self.ops) - 1
+        self.ops.pop()
+        self.args.pop()
+        self.names.start.pop()
+        self.names.end.pop()
+        self.names.other.pop(node, None)
+        self.starts.pop()
+        self.ends.pop()
+        if node in self.consts:
+            del self.consts[node]
+        self.arrays.pop(node, None)
+        self.params.pop(node, None)
+
+    @property
+    def has_arrays(self) -> bool:
+        """Does the program itself use arrays (a literal, a declared shape or default, an op that
+        is not elementwise)? Then it runs on the tensor engine whatever its inputs."""
+        return bool(self.arrays or self.declared_shapes or self.params
+                    or any(hasattr(v, "shape") for v in self.defaults.values())
+                    or any(not op.elementwise for op in map(self.op_or_none, set(self.ops)) if op))
 
     def op(self, node: int) -> Op:
         """The registry entry of a gate: a built-in op, or one this program defines."""

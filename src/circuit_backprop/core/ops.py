@@ -30,7 +30,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
+from circuit_backprop.core.arrays import Shape, ShapeError, axis_of, show, sum_to_shape
+
 Point = tuple[float, ...]  # one value per input of an op
+Params = tuple[int, ...]  # a gate's integer arguments: sum(x, 0) has (0,)
+Needs = Sequence[bool] | None  # which inputs want a gradient (None: all)
+Grads = tuple[Any | None, ...]  # one gradient per input, None where none is wanted
 
 
 def downstream(upstream: Any, local: Any) -> Any:
@@ -43,13 +48,16 @@ def downstream(upstream: Any, local: Any) -> Any:
 
 
 def sum_to_input(gradient: Any, x: Any) -> Any:
-    """The gradient for input `x`, shaped like `x`.
+    """The gradient for input `x`, shaped like `x`: an elementwise op's VJP sums upstream × local
+    over the axes NumPy broadcast `x` along (leading axes, and axes where `x` has length 1).
+    On scalar wires there are none, and the gradient is returned as it is."""
+    shape = getattr(x, "shape", ())
+    if shape == getattr(gradient, "shape", ()):
+        return gradient
+    import numpy as np
 
-    Wires carry scalars today, so there are no broadcast axes and this returns `gradient` as it
-    is. When wires carry arrays, this is where an elementwise op's VJP sums the gradient over the
-    axes NumPy broadcast `x` along (leading axes, and axes where `x` has length 1).
-    """
-    return gradient
+    full = np.broadcast_shapes(np.shape(gradient), shape)  # (a local such as +'s 1 is a number)
+    return sum_to_shape(np.broadcast_to(gradient, full), shape)
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,16 @@ class Op:
     # every implementation (and a finite difference) agrees to float64 rounding. Random-circuit
     # tests (tests/test_torch_property.py, tests/test_scale.py) build gates only where this holds.
     conditioned: Callable[..., bool] = lambda *xs: True
+    # Arrays. `shape(*input_shapes, params) -> output shape` (raising arrays.ShapeError with both
+    # shapes), for an op that is not elementwise (an elementwise op broadcasts its inputs, with
+    # NumPy's rule). `params`: how many integer arguments may follow the wires (min, max), as
+    # in sum(x, 0) or reshape(x, 2, 3): they are part of the gate, not wires, and reach `value`,
+    # `vjp_rule` and `torch` as one tuple after the arrays.
+    shape: Callable[..., tuple[int, ...]] | None = None
+    params: tuple[int, int] = (0, 0)
+    labels: tuple[int, ...] = ()  # inputs that are class indices: integers, never a gradient
+    # Where to test an array op (tests/test_tensor_ops.py): input shapes and integer arguments
+    array_cases: tuple[tuple[tuple[tuple[int, ...], ...], Params], ...] = ()
 
     def __post_init__(self) -> None:
         if self.elementwise and len(self.local) != self.arity:
@@ -131,16 +149,46 @@ class Op:
                 object.__setattr__(self, "batch", Batch.same_as(self.value, self.local))
 
     def vjp(self, upstream: Any, inputs: Sequence[Any], output: Any,
-            needs: Sequence[bool] | None = None) -> tuple[Any | None, ...]:
+            needs: Sequence[bool] | None = None, params: tuple[int, ...] = ()
+            ) -> tuple[Any | None, ...]:
         """∂f/∂input for each input, given upstream = ∂f/∂output; None for an input whose
-        `needs` is False (a constant wire: no gradient flows into it, and none is computed)."""
+        `needs` is False (a constant wire: no gradient flows into it, and none is computed),
+        and for an input that never takes a gradient (cross_entropy's labels).
+
+        Inputs may be floats or NumPy arrays; an elementwise op's gradient for an input is then
+        summed back to that input's shape (sum_to_input)."""
         if self.vjp_rule is not None:
-            return self.vjp_rule(upstream, inputs, output, needs)
+            return self.vjp_rule(upstream, inputs, output, needs, params)
         return tuple(
-            sum_to_input(downstream(upstream, local(*inputs, output)), x)
+            sum_to_input(downstream(upstream, self.local_gradient(k, inputs, output)), x)
             if needs is None or needs[k] else None
-            for k, (local, x) in enumerate(zip(self.local, inputs, strict=True))
+            for k, x in enumerate(inputs)
         )
+
+    def local_gradient(self, k: int, inputs: Sequence[Any], output: Any) -> Any:
+        """An elementwise op's local gradient on wire k: a float from `local`, or, where a wire
+        carries an array, an array from `batch` (a local that is the same everywhere, such as
+        +'s 1, stays a number: it broadcasts)."""
+        if any(hasattr(x, "shape") and x.shape for x in inputs):
+            import numpy as np
+
+            return self.batch.local[k](np, *inputs, output)
+        return self.local[k](*inputs, output)
+
+    def forward(self, inputs: Sequence[Any], params: tuple[int, ...] = ()) -> Any:
+        """The op's value on floats or arrays: `value` for an elementwise op on floats, its
+        `batch` on arrays; any other op's `value` takes arrays and its params."""
+        if not self.elementwise:
+            return self.value(*inputs, params)
+        if any(hasattr(x, "shape") and x.shape for x in inputs):
+            import numpy as np
+
+            return self.batch.value(np, *inputs)
+        return self.value(*inputs)
+
+    def torch_forward(self, t: Any, inputs: Sequence[Any], params: tuple[int, ...] = ()) -> Any:
+        """The torch twin, called as `forward` is."""
+        return self.torch(t, *inputs) if self.elementwise else self.torch(t, *inputs, params)
 
     def edge_points(self) -> tuple[Point, ...]:
         """The op's own edge points, then the ones every op of its arity is tested at."""
@@ -380,7 +428,280 @@ def _ops() -> list[Op]:
     ]
 
 
-OPS: dict[str, Op] = {op.name: op for op in _ops()}
+# --- ops on arrays that are not elementwise: each gives its shape rule and its VJP directly ---
+#
+# Their formulas (one per input) are the VJP as users read it: {up} stands for the upstream
+# gradient ∂f/∂out, {out} for the gate's own value, {a} and {b} for its inputs, {p} for its
+# integer arguments (", 0"), {dims} for the same without the comma.
+
+
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
+def _matmul_shape(a: Shape, b: Shape, p: Params) -> Shape:
+    if not a or not b:
+        raise ShapeError(f"@ needs arrays on both sides, got {show(a)} @ {show(b)}: "
+                         "for a scalar, use *")
+    if len(a) > 2 or len(b) > 2:
+        raise ShapeError(f"@ takes vectors and matrices (1 or 2 dimensions), got {show(a)} @ "
+                         f"{show(b)}")
+    inner_b = b[0] if len(b) == 1 else b[-2]
+    if a[-1] != inner_b:
+        hint = ""
+        if len(b) == 2 and a[-1] == b[-1]:
+            hint = " (transpose the right one?)"
+        raise ShapeError(f"{show(a)} @ {show(b)}: the inner dimensions differ, {a[-1]} and "
+                         f"{inner_b}{hint}")
+    return a[:-1] + b[1:]
+
+
+def _matmul_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
+    """dA = dOut @ Bᵀ and dB = Aᵀ @ dOut (cs231n's dimension analysis), a vector standing as a
+    1-row (left) or 1-column (right) matrix, so that the same two products serve every case."""
+    a, b = xs
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    up2 = _np().reshape(up, (a2.shape[0], b2.shape[1]))
+    return ((up2 @ b2.T).reshape(a.shape) if _needs(needs, 0) else None,
+            (a2.T @ up2).reshape(b.shape) if _needs(needs, 1) else None)
+
+
+def _needs(needs: Needs, k: int) -> bool:
+    return needs is None or bool(needs[k])
+
+
+def _reduced_shape(what: str) -> Callable[[Shape, Params], Shape]:
+    def rule(a: Shape, p: Params) -> Shape:
+        if not p:
+            return ()
+        axis = axis_of(p[0], a, what)
+        return a[:axis] + a[axis + 1 :]
+    return rule
+
+
+def _axis(p: Params) -> int | None:
+    return p[0] if p else None
+
+
+def _spread(up: Any, x: Any, p: Params) -> Any:
+    """The upstream gradient of a reduction along its axis (all axes without one), copied back
+    over the input's shape: every element the reduction read gets it."""
+    np = _np()
+    up = np.asarray(up)
+    if p:
+        up = np.expand_dims(up, p[0])
+    return np.broadcast_to(up, x.shape).copy()
+
+
+def _mean_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
+    x = xs[0]
+    count = x.size if not p else x.shape[p[0]]
+    return (_spread(up, x, p) / count if _needs(needs, 0) else None,)
+
+
+def _amax_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
+    """To the largest element(s): ties share the gradient equally, as torch.amax does."""
+    if not _needs(needs, 0):
+        return (None,)
+    x = xs[0]
+    winners = x == _spread(out, x, p)
+    count = winners.sum() if not p else winners.sum(axis=p[0], keepdims=True)
+    return (_spread(up, x, p) * winners / count,)
+
+
+def _transpose_shape(a: Shape, p: Params) -> Shape:
+    if len(a) != 2:
+        raise ShapeError(f"transpose takes a matrix (2 dimensions), got shape {show(a)}")
+    return a[::-1]
+
+
+def _reshape_shape(a: Shape, p: Params) -> Shape:
+    size = math.prod(a)
+    known = math.prod(d for d in p if d != -1)
+    if sum(d == -1 for d in p) > 1 or any(d < -1 or d == 0 for d in p):
+        raise ShapeError(f"reshape to ({', '.join(map(str, p))}): dimensions are positive "
+                         "(one of them may be -1, for 'the rest')")
+    shape = tuple(size // known if d == -1 else d for d in p)
+    if math.prod(shape) != size:
+        raise ShapeError(f"cannot reshape {show(a)} ({size} elements) to "
+                         f"({', '.join(map(str, p))})")
+    return shape
+
+
+def _last_axis(what: str, keep: bool) -> Callable[[Shape, Params], Shape]:
+    def rule(a: Shape, p: Params) -> Shape:
+        if not a:
+            raise ShapeError(f"{what} works along the last axis of a vector or matrix, got a "
+                             "scalar")
+        return a if keep else a[:-1]
+    return rule
+
+
+def _softmax(x: Any, p: Params = ()) -> Any:
+    np = _np()
+    e = np.exp(x - x.max(axis=-1, keepdims=True))  # never overflows
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _softmax_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
+    if not _needs(needs, 0):
+        return (None,)
+    return (out * (up - (up * out).sum(axis=-1, keepdims=True)),)
+
+
+def _logsumexp(x: Any, p: Params = ()) -> Any:
+    np = _np()
+    top = x.max(axis=-1, keepdims=True)
+    return (top + np.log(np.exp(x - top).sum(axis=-1, keepdims=True))).squeeze(-1)
+
+
+def _cross_entropy_shape(logits: Shape, labels: Shape, p: Params) -> Shape:
+    if len(logits) not in (1, 2) or labels != logits[:-1]:
+        raise ShapeError(f"cross_entropy takes logits (N, C) and labels (N,), or logits (C,) "
+                         f"and one label (); got {show(logits)} and {show(labels)}")
+    return ()
+
+
+def _class_indices(logits: Any, labels: Any) -> Any:
+    """Labels as integer class indices, each checked: an integer in 0 .. C-1."""
+    np = _np()
+    classes = logits.shape[-1]
+    flat = np.atleast_1d(labels)
+    for i, label in enumerate(flat):
+        if label != int(label) or not 0 <= label < classes:
+            where = f" at [{i}]" if labels.ndim else ""
+            raise ValueError(f"label {label:g}{where} is not a class: labels are integers "
+                             f"0 to {classes - 1}")
+    return flat.astype(np.int64)
+
+
+def _cross_entropy(logits: Any, labels: Any, p: Params = ()) -> Any:
+    """-log softmax(logits)[label], averaged over rows: torch.nn.functional.cross_entropy."""
+    np = _np()
+    rows = np.atleast_2d(logits)
+    classes = _class_indices(logits, labels)
+    picked = rows[np.arange(len(rows)), classes]
+    return np.asarray((_logsumexp(rows) - picked).mean())
+
+
+def _cross_entropy_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
+    """(softmax(logits) - one_hot(labels)) / N: the labels get no gradient."""
+    if not _needs(needs, 0):
+        return (None, None)
+    np = _np()
+    logits, labels = xs
+    rows = np.atleast_2d(logits)
+    grad = _softmax(rows)
+    grad[np.arange(len(rows)), _class_indices(logits, labels)] -= 1.0
+    return ((up * grad / len(rows)).reshape(logits.shape), None)
+
+
+def _index_shape(a: Shape, p: Params) -> Shape:
+    if len(p) > len(a):
+        raise ShapeError(f"{len(p)} indices for shape {show(a)} ({len(a)} dimensions)")
+    for axis, i in enumerate(p):
+        if not -a[axis] <= i < a[axis]:
+            raise ShapeError(f"index {i} is out of range for axis {axis} of shape {show(a)} "
+                             f"(size {a[axis]})")
+    return a[len(p) :]
+
+
+def _index_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
+    """The upstream gradient goes to the element (or row) that was read; the rest get 0."""
+    if not _needs(needs, 0):
+        return (None,)
+    grad = _np().zeros(xs[0].shape)
+    grad[tuple(p)] = up
+    return (grad,)
+
+
+def _tensor_ops() -> list[Op]:
+    """Ops on arrays that are not elementwise: a matrix product, reductions, reshaping, and the
+    softmax family. Scalar circuits never use them."""
+    def gate(**fields: Any) -> Op:
+        return Op(elementwise=False, local=(), **fields)
+
+    return [
+        gate(name="matmul", symbol="@", arity=2, text="{a} @ {b}",
+             value=lambda a, b, p: a @ b, shape=_matmul_shape, vjp_rule=_matmul_vjp,
+             # matrix @ matrix, vector @ matrix, matrix @ vector, and the dot product
+             array_cases=((((3, 4), (4, 5)), ()), (((4,), (4, 5)), ()), (((3, 4), (4,)), ()),
+                          (((4,), (4,)), ())),
+             formulas=("{up} @ transpose({b})", "transpose({a}) @ {up}"),
+             torch=lambda t, a, b, p: a @ b, torch_text="{a} @ {b}"),
+        gate(name="sum", symbol="Σ", arity=1, text="sum({a}{p})", call="sum", params=(0, 1),
+             value=lambda x, p: _np().asarray(x.sum(axis=_axis(p))),
+             shape=_reduced_shape("sum"),
+             vjp_rule=lambda up, xs, out, needs, p: (
+                 _spread(up, xs[0], p) if _needs(needs, 0) else None,),
+             array_cases=((((3, 4),), ()), (((3, 4),), (0,)), (((3, 4),), (-1,)), (((5,),), ())),
+             formulas=("{up} copied to every element summed",),
+             torch=lambda t, a, p: a.sum(dim=p[0]) if p else a.sum(),
+             torch_text="torch.sum({a}{p})"),
+        gate(name="mean", symbol="mean", arity=1, text="mean({a}{p})", call="mean",
+             params=(0, 1),
+             value=lambda x, p: _np().asarray(x.mean(axis=_axis(p))),
+             shape=_reduced_shape("mean"), vjp_rule=_mean_vjp,
+             array_cases=((((3, 4),), ()), (((3, 4),), (1,)), (((2, 3, 4),), (-2,))),
+             formulas=("{up} / n, copied to every element averaged",),
+             torch=lambda t, a, p: a.mean(dim=p[0]) if p else a.mean(),
+             torch_text="torch.mean({a}{p})"),
+        gate(name="amax", symbol="max", arity=1, text="amax({a}{p})", call="amax",
+             params=(0, 1),
+             value=lambda x, p: _np().asarray(x.max(axis=_axis(p))),
+             shape=_reduced_shape("amax"), vjp_rule=_amax_vjp,
+             array_cases=((((3, 4),), ()), (((3, 4),), (0,)), (((3, 4),), (1,))),
+             formulas=("{up} to the largest element (shared equally by ties)",),
+             kink=None,
+             torch=lambda t, a, p: t.amax(a, dim=p[0]) if p else t.amax(a),
+             torch_text="torch.amax({a}{p})"),
+        gate(name="transpose", symbol="ᵀ", arity=1, text="transpose({a})", call="transpose",
+             value=lambda x, p: x.T, shape=_transpose_shape,
+             vjp_rule=lambda up, xs, out, needs, p: (up.T if _needs(needs, 0) else None,),
+             array_cases=((((3, 4),), ()), (((1, 5),), ())),
+             formulas=("transpose({up})",),
+             torch=lambda t, a, p: a.T, torch_text="{a}.T"),
+        gate(name="reshape", symbol="reshape", arity=1, text="reshape({a}{p})", call="reshape",
+             params=(1, 32),
+             value=lambda x, p: x.reshape(p), shape=_reshape_shape,
+             vjp_rule=lambda up, xs, out, needs, p: (
+                 _np().reshape(up, xs[0].shape) if _needs(needs, 0) else None,),
+             array_cases=((((3, 4),), (2, 6)), (((3, 4),), (-1,)), (((6,),), (3, -1))),
+             formulas=("reshape({up}) to the shape of {a}",),
+             torch=lambda t, a, p: a.reshape(p), torch_text="{a}.reshape({dims})"),
+        gate(name="index", symbol="[]", arity=1, text="{a}[{dims}]", params=(1, 32),
+             value=lambda x, p: _np().asarray(x[tuple(p)]), shape=_index_shape,
+             vjp_rule=_index_vjp,
+             array_cases=((((3, 4),), (1,)), (((3, 4),), (2, -1)), (((5,),), (-2,))),
+             formulas=("{up} at [{dims}], 0 elsewhere",),
+             torch=lambda t, a, p: a[tuple(p)], torch_text="{a}[{dims}]"),
+        gate(name="softmax", symbol="softmax", arity=1, text="softmax({a})", call="softmax",
+             value=_softmax, shape=_last_axis("softmax", keep=True), vjp_rule=_softmax_vjp,
+             array_cases=((((3, 4),), ()), (((5,),), ())),
+             formulas=("{out} * ({up} - sum({up} * {out}, -1))",),
+             torch=lambda t, a, p: t.softmax(a, dim=-1), torch_text="torch.softmax({a}, -1)"),
+        gate(name="logsumexp", symbol="lse", arity=1, text="logsumexp({a})", call="logsumexp",
+             value=lambda x, p: _np().asarray(_logsumexp(x)),
+             shape=_last_axis("logsumexp", keep=False),
+             vjp_rule=lambda up, xs, out, needs, p: (
+                 _np().expand_dims(up, -1) * _softmax(xs[0]) if _needs(needs, 0) else None,),
+             array_cases=((((3, 4),), ()), (((5,),), ())),
+             formulas=("{up} * softmax({a})",),
+             torch=lambda t, a, p: t.logsumexp(a, dim=-1), torch_text="torch.logsumexp({a}, -1)"),
+        gate(name="cross_entropy", symbol="CE", arity=2, text="cross_entropy({a}, {b})",
+             call="cross_entropy",
+             value=_cross_entropy, shape=_cross_entropy_shape, vjp_rule=_cross_entropy_vjp,
+             labels=(1,), array_cases=((((4, 3), (4,)), ()), (((5,), ()), ())),
+             formulas=("{up} * (softmax({a}) - one_hot({b})) / N", "none: labels get no gradient"),
+             torch=lambda t, a, b, p: t.nn.functional.cross_entropy(a, b.long()),
+             torch_text="torch.nn.functional.cross_entropy({a}, {b}.long())"),
+    ]
+
+
+OPS: dict[str, Op] = {op.name: op for op in [*_ops(), *_tensor_ops()]}
 """Every gate op by name. Inputs and constants are nodes, not ops: their kinds are below."""
 
 FUNCTIONS: dict[str, Op] = {op.call: op for op in OPS.values() if op.call}

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from circuit_backprop.core.arrays import ShapeError, show
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
 from circuit_backprop.errors import SourceError, SourcePosition, close_matches
@@ -26,6 +27,23 @@ from circuit_backprop.lang.refs import Ref, make_ref
 
 RESERVED = ("input", "output", "def")
 OUTPUT_NAMES = ("f", "out", "output_")  # names tried, in order, for a bare output expression
+
+
+MAX_DIMENSIONS = 32  # NumPy's own limit is 64
+
+
+class _Literal(NamedTuple):
+    """An array literal while it is parsed: its numbers in row-major order, and its shape."""
+
+    flat: list[float]
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+    def array(self) -> Any:
+        import numpy as np
+
+        return np.array(self.flat, dtype=np.float64).reshape(self.shape)
 
 
 class _Statement(NamedTuple):
@@ -129,6 +147,9 @@ class _Builder:
     def div(self, a: Ref, b: Ref) -> Ref:
         return self._binary("div", a, b)
 
+    def matmul(self, a: Ref, b: Ref) -> Ref:
+        return self._binary("matmul", a, b)
+
     def pow(self, a: Ref, _op: Token, b: Ref) -> Ref:
         return self._binary("pow", a, b)
 
@@ -148,6 +169,85 @@ class _Builder:
     def args(self, *refs: Ref) -> list[Ref]:
         return list(refs)
 
+    # --- arrays -------------------------------------------------------------------------------
+
+    def literal(self, lsqb: Token, items: list[float | _Literal] | None, rsqb: Token) -> _Literal:
+        """[1, 2] or [[1, 2], [3, 4]]: numbers, or literals all of one shape (rectangular)."""
+        items = items or []
+        if all(isinstance(item, float) for item in items):
+            return _Literal(items, (len(items),), lsqb.start_pos, rsqb.end_pos)
+        first = next((item for item in items if isinstance(item, _Literal)), None)
+        flat: list[float] = []
+        for item in items:
+            if not isinstance(item, _Literal):
+                raise self.error("ragged array literal: a number stands beside a list",
+                                 lsqb.start_pos, ["every row of an array has the same shape"])
+            if item.shape != first.shape:
+                raise self.error(
+                    f"ragged array literal: this row has shape {show(item.shape)}, the first "
+                    f"has {show(first.shape)}", item.start,
+                    ["every row of an array has the same shape"])
+            flat += item.flat
+        if len(first.shape) >= MAX_DIMENSIONS:
+            raise self.error(f"an array literal has at most {MAX_DIMENSIONS} dimensions",
+                             lsqb.start_pos)
+        return _Literal(flat, (len(items), *first.shape), lsqb.start_pos, rsqb.end_pos)
+
+    def items(self, *items: float | _Literal) -> list[float | _Literal]:
+        return list(items)
+
+    def array(self, literal: _Literal) -> Ref:
+        g = self.graph
+        node = g.add_node(CONST, (), literal.start, literal.end)
+        g.consts[node] = 0.0  # (a constant node has a number: an array's is its `arrays` entry)
+        g.arrays[node] = literal.array()
+        return make_ref(node, literal.start, literal.end)
+
+    def subscript(self, *numbers: float) -> list[float]:
+        return list(numbers)
+
+    def index(self, a: Ref, lsqb: Token, numbers: list[float], rsqb: Token) -> Ref:
+        """x[0], X[1, 2]: integer indices (negative count from the end), one per leading axis."""
+        indices = []
+        for number in numbers:
+            if number != int(number):
+                raise self.error(f"an index is an integer, got {number:g}", lsqb.start_pos)
+            indices.append(int(number))
+        g = self.graph
+        node = g.add_node("index", (a.node,), a.start, rsqb.end_pos)
+        g.params[node] = tuple(indices)
+        return make_ref(node, a.start, rsqb.end_pos)
+
+    def dims(self, lsqb: Token, *numbers: Token) -> tuple[int, ...]:
+        """input W[2, 3]: the declared shape."""
+        shape = []
+        for tok in numbers[:-1]:  # (the last is the closing bracket)
+            if not tok.isdigit() or int(tok) == 0:
+                raise self.error(f"a dimension is a positive integer, got {tok}", tok.start_pos)
+            shape.append(int(tok))
+        return tuple(shape)
+
+    def integer_params(self, op_name: str, refs: list[Ref], usage: str) -> tuple[int, ...]:
+        """The integer arguments after a call's wires (the 0 of sum(x, 0)): each was parsed as an
+        expression, a constant node (or a negated one) just added to the graph: those nodes are
+        removed again, and the numbers become part of the gate."""
+        g = self.graph
+        found: list[int] = []
+        for ref in reversed(refs):
+            last = len(g) - 1
+            negated = g.ops[ref.node] == "neg" and ref.node == last
+            number_node = g.args[ref.node][0] if negated else ref.node
+            if not (number_node == last - negated and g.ops[number_node] == CONST
+                    and g.names[number_node] is None and number_node not in g.arrays
+                    and g.consts[number_node] == int(g.consts[number_node])):
+                raise self.error(f"{op_name}() takes integer numbers after its input, as in "
+                                 f"{usage}", ref.start)
+            value = int(g.consts[number_node])
+            found.append(-value if negated else value)
+            for _ in range(1 + negated):
+                g.pop_node()
+        return tuple(reversed(found))
+
     def call(self, fname: Token, args: list[Ref] | None, rpar: Token) -> Ref:
         self.check_not_reserved(fname)
         name = str(fname)
@@ -155,15 +255,19 @@ class _Builder:
         op = FUNCTIONS.get(name)
         if op is None:  # a def (maybe defined later): checked when the program ends
             return self.def_state().call(self, fname, args, rpar)
-        if len(args) != op.arity:  # (checked before the common case below)
-            plural = "s" if op.arity != 1 else ""
+        least, most = op.params
+        if not op.arity + least <= len(args) <= op.arity + most:  # (before the common case)
             raise self.error(
-                f"{name}() takes {op.arity} argument{plural}, got {len(args)}",
+                f"{name}() takes {_count_of_arguments(op.arity, least, most)}, got {len(args)}",
                 fname.start_pos,
-                [f"usage: {op.text.format(a='a', b='b')}"],
+                [f"usage: {usage_of(op)}"],
             )
         start, end = fname.start_pos, rpar.end_pos
-        node = self.graph.add_node(op.name, tuple([r[0] for r in args]), start, end)
+        params = (self.integer_params(name, args[op.arity :], usage_of(op))
+                  if len(args) > op.arity else ())
+        node = self.graph.add_node(op.name, tuple([r[0] for r in args[: op.arity]]), start, end)
+        if params:
+            self.graph.params[node] = params
         return make_ref(node, start, end)
 
     # --- statements ---------------------------------------------------------------------------
@@ -206,7 +310,8 @@ class _Builder:
                 ["move the statement that assigns it before its first use"],
             )
 
-    def input_decl(self, kw: Token, name_tok: Token, default: float | None = None) -> None:
+    def input_decl(self, kw: Token, name_tok: Token, shape: tuple[int, ...] | None = None,
+                   default: float | _Literal | None = None) -> None:
         self.check_not_reserved(name_tok)
         name, start = str(name_tok), name_tok.start_pos
         g = self.graph
@@ -233,8 +338,18 @@ class _Builder:
             g.ops[node] = INPUT
             del g.consts[node]
         g.inputs[name] = node
-        if default is not None:
+        if isinstance(default, _Literal):
+            if shape is not None and default.shape != shape:
+                raise self.error(f"input '{name}' is declared with shape {show(shape)}, but its "
+                                 f"default has shape {show(default.shape)}", default.start)
+            g.defaults[name] = default.array()
+        elif default is not None:
+            if shape:
+                raise self.error(f"input '{name}' is declared with shape {show(shape)}, but its "
+                                 "default is a number", start)
             g.defaults[name] = default
+        if shape is not None:
+            g.declared_shapes[name] = shape
         self.declared[name] = start
         self.add_statement(_Statement("input", start, Ref(node, start, start), name))
 
@@ -290,6 +405,8 @@ class _Builder:
         self.check_called_functions_exist()
         self.defs.resolve(self)
         g = self.graph
+        if g.has_arrays:
+            self.check_shapes()
         if not self.statement_count:
             raise SourceError("the program is empty: write at least one statement, e.g. f = x * y")
         outputs = self.outputs
@@ -323,6 +440,20 @@ class _Builder:
             g.output = self.name_bare_output(last) if last.kind == "bare" else last.ref.node
         return g
 
+    def check_shapes(self) -> None:
+        """Shapes are checked before anything runs: from literals, declared shapes and defaults
+        (an input of unknown shape leaves the gates after it to be checked when it has a value)."""
+        from circuit_backprop.core.shapes import infer
+
+        g = self.graph
+        known = {name: tuple(getattr(g.defaults.get(name), "shape", ()))
+                 for name in g.inputs if name in g.defaults}
+        known.update(g.declared_shapes)
+        try:
+            infer(g, known)
+        except ShapeError as err:
+            raise self.error(f"shape error: {err}", g.starts[err.node]) from None
+
     def check_called_functions_exist(self) -> None:
         """Every call names a built-in function or a def. Checked when the program ends, as a def
         may come after its first call, and before the defs' other checks (arity, cycles)."""
@@ -339,7 +470,8 @@ class _Builder:
         details = _suggest_function(name, [*FUNCTIONS, *defined])
         letters = "abcdefghijklmnopqrstuvwxyz"
         details.append("functions: " + ", ".join(
-            _signature(call, letters[: op.arity]) for call, op in sorted(FUNCTIONS.items())))
+            _signature(call, [*letters[: op.arity], *_param_names(op)])
+            for call, op in sorted(FUNCTIONS.items())))
         if defined:
             details.append("defs in this program: " + ", ".join(
                 _signature(d, definition.params) for d, definition in defined.items()))
@@ -392,7 +524,36 @@ def _suggest_function(word: str, names: list[str]) -> list[str]:
         ratio = {n: difflib.SequenceMatcher(None, word, n).ratio() for n in names
                  if n[:1] == word[:1]}
         close = sorted((n for n in ratio if ratio[n] >= 0.4), key=ratio.get, reverse=True)[:3]
-    return [f"did you mean {' or '.join(close)}?"] if close else []
+    return [f"did you mean {_join_or(close)}?"] if close else []
+
+
+def usage_of(op: Any) -> str:
+    """How a function is called: sum(a), sum(a, axis); reshape(a, d1, ...)."""
+    least, most = op.params
+    extra = {0: "", 1: ", axis"}.get(most, ", d1, ...")
+    text = op.text.format(a="a", b="b", p=extra if least else "", dims="i")
+    if least < most <= 1:
+        text += f" or {op.text.format(a='a', b='b', p=extra, dims='i')}"
+    return text
+
+
+def _param_names(op: Any) -> list[str]:
+    """An op's integer arguments, as the list of functions shows them: [axis], d1, ..."""
+    least, most = op.params
+    if most == 0:
+        return []
+    if most == 1:
+        return ["axis" if least else "[axis]"]
+    return ["d1", "..."]
+
+
+def _count_of_arguments(arity: int, least: int, most: int) -> str:
+    if least == most:
+        n = arity + least
+        return f"{n} argument{'s' if n != 1 else ''}"
+    if most > 1:
+        return f"at least {arity + least} arguments"
+    return f"{arity + least} or {arity + most} arguments"
 
 
 def _signature(name: str, params: Sequence[str]) -> str:
@@ -419,6 +580,9 @@ TOKEN_NAMES = {
     "POW": "'^'",
     "LPAR": "'('",
     "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "AT": "'@'",
     "EQUAL": "'='",
     "COMMA": "','",
     "SEMICOLON": "';'",

@@ -1,0 +1,243 @@
+"""The tensor engine: the staged engine (engine.py) with NumPy arrays on the wires.
+
+The same two loops over node ids. Forward: each gate's value from its inputs' values (its op's
+`forward`). Backward: each gate receives ∂f/∂gate, an array of the gate's own shape, and sends
+down each input wire the op's vector-Jacobian product: for an elementwise op upstream × local,
+summed over the axes that input was broadcast along; for any other op (a matrix product, a
+reduction, softmax) its own rule, such as dW = dD @ transpose(X) for D = W @ X. Every gradient
+has its input's shape (the dimension check of the cs231n notes), and gradients add at forks.
+
+Shapes are checked before anything runs (shapes.py). A scalar circuit never comes here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from circuit_backprop.core.arrays import ShapeError, first_bad_element, show
+from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONST, INPUT, Op, downstream, sum_to_input
+from circuit_backprop.core.shapes import infer
+from circuit_backprop.core.trace import Trace, reaches_output
+from circuit_backprop.errors import (
+    EvalError,
+    GateFailure,
+    SourceError,
+    SourcePosition,
+    UsageError,
+)
+
+_MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError, FloatingPointError)
+
+
+@dataclass
+class TensorTrace(Trace):
+    """A run with arrays on the wires: `values` and `grads` hold float64 arrays (0-d for a
+    scalar), `local[node]` an elementwise gate's local gradient per wire (None on the wires of
+    an op with its own VJP), and `downstreams[node]` what the gate sent down each wire."""
+
+    shapes: list[tuple[int, ...]] = field(default_factory=list)
+    downstreams: list[tuple[Any, ...] | None] = field(default_factory=list)
+
+    def downstream(self, node: int) -> tuple[Any, ...]:
+        sent = self.downstreams[node] if self.downstreams else None
+        return sent if sent is not None else tuple(None for _ in self.graph.args[node])
+
+    def kink(self, node: int) -> str | None:
+        return None  # (kinks of array gates are not located per element)
+
+
+def run(graph: Graph, inputs: Mapping[str, Any], gradients: bool = True) -> TensorTrace:
+    trace = forward(graph, inputs)
+    return backward(trace) if gradients else trace
+
+
+def check_shapes(graph: Graph, inputs: Mapping[str, Any]) -> list[tuple[int, ...]]:
+    """Every node's shape for these inputs; a value whose shape disagrees with its input's
+    declaration, or a gate whose inputs do not fit, is refused before anything runs."""
+    given = {name: tuple(np.shape(inputs[name])) for name in graph.inputs}
+    for name, declared in graph.declared_shapes.items():
+        if given.get(name, declared) != declared:
+            raise UsageError(f"input '{name}' is declared with shape {show(declared)}, but its "
+                             f"value has shape {show(given[name])}")
+    try:
+        return infer(graph, given)  # type: ignore[return-value]
+    except ShapeError as err:
+        raise shape_error(graph, err.node, str(err)) from None  # type: ignore[attr-defined]
+
+
+def shape_error(graph: Graph, node: int, message: str) -> SourceError:
+    line, column = graph.position(node)
+    lines = graph.text.split("\n")
+    text = lines[line - 1] if line <= len(lines) else ""
+    return SourceError(f"shape error: {message}", SourcePosition(line, column, text))
+
+
+def forward(graph: Graph, inputs: Mapping[str, Any]) -> TensorTrace:
+    """Every node's value, in id (= topological) order."""
+    shapes = check_shapes(graph, inputs)
+    n = len(graph)
+    values: list[Any] = [None] * n
+    depends = bytearray(n)
+    input_of = {node: name for name, node in graph.inputs.items()}
+    params = graph.params
+    with np.errstate(all="ignore"):  # a bad element is found and named below, not warned about
+        for node in range(n):
+            kind = graph.ops[node]
+            if kind == INPUT:
+                values[node] = np.asarray(inputs[input_of[node]], dtype=np.float64)
+                depends[node] = True
+                continue
+            if kind == CONST:
+                array = graph.arrays.get(node)
+                values[node] = np.asarray(graph.consts[node] if array is None else array,
+                                          dtype=np.float64)
+                continue
+            args = graph.args[node]
+            xs = [values[i] for i in args]
+            op = graph.op(node)
+            try:
+                value = np.asarray(op.forward(xs, params.get(node, ())), dtype=np.float64)
+            except _MATH_ERRORS as exc:
+                raise _value_error(graph, node, op, xs, exc, None) from None
+            bad = first_bad_element(value)
+            if bad is not None:
+                raise _value_error(graph, node, op, xs, None, bad)
+            values[node] = value
+            depends[node] = any(depends[i] for i in args)
+    return TensorTrace(graph, values, depends, shapes=shapes)
+
+
+def backward(trace: TensorTrace) -> TensorTrace:
+    """∂f/∂node for every node (an array of the node's shape), in reverse id order."""
+    graph, values, depends = trace.graph, trace.values, trace.depends
+    out = graph.output
+    if trace.shapes[out]:
+        name = graph.label(out)
+        raise UsageError(
+            f"backward needs a scalar output, but {name} has shape {show(trace.shapes[out])}",
+            [f"reduce it to one number first, e.g. {name}_total = sum({name})"])
+    n = len(graph)
+    grads: list[Any] = [None] * n
+    local: list[tuple[Any, ...] | None] = [None] * n
+    sent: list[tuple[Any, ...] | None] = [None] * n
+    reaches = reaches_output(graph)
+    grads[out] = np.ones(())
+    params = graph.params
+    with np.errstate(all="ignore"):
+        for node in range(n - 1, -1, -1):
+            args = graph.args[node]
+            up = grads[node]
+            if not args or not depends[node] or not reaches[node] or up is None:
+                continue
+            op = graph.op(node)
+            xs = [values[i] for i in args]
+            needs = [bool(depends[i]) for i in args]
+            local[node], sent[node] = _vjp(graph, node, op, up, xs, values[node], needs,
+                                           params.get(node, ()))
+            for i, d in zip(args, sent[node], strict=True):
+                if d is not None:
+                    grads[i] = d if grads[i] is None else grads[i] + d  # gradients add at forks
+    trace.grads = [np.zeros(v.shape) if g is None else np.asarray(g, dtype=np.float64)
+                   for g, v in zip(grads, values, strict=True)]
+    trace.local = local
+    trace.downstreams = sent
+    return trace
+
+
+def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, needs: list[bool],
+         params: tuple[int, ...]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
+    """(local gradients or None, what goes down each wire) for one gate."""
+    if op.elementwise:
+        kept = []
+        for k in range(len(xs)):
+            if not needs[k]:
+                kept.append(None)  # a constant wire: no gradient (and maybe none exists)
+                continue
+            try:
+                d = op.local_gradient(k, xs, out)
+            except _MATH_ERRORS as exc:
+                raise _gradient_error(graph, node, op, xs, str(exc), None, k) from None
+            d = np.broadcast_to(np.asarray(d, dtype=np.float64), out.shape)
+            bad = first_bad_element(d)
+            if bad is not None:
+                raise _gradient_error(graph, node, op, xs, "the local gradient is not finite",
+                                      bad, k)
+            kept.append(d)
+        sent = tuple(None if d is None else sum_to_input(downstream(up, d), x)
+                     for d, x in zip(kept, xs, strict=True))
+        local_out: tuple[Any, ...] | None = tuple(kept)
+    else:
+        try:
+            sent = op.vjp(up, xs, out, needs, params)
+        except _MATH_ERRORS as exc:
+            raise _gradient_error(graph, node, op, xs, str(exc), None) from None
+        local_out = tuple(None for _ in xs)
+    for k, d in enumerate(sent):
+        if d is not None and first_bad_element(d) is not None:
+            raise _gradient_error(graph, node, op, xs, "the gradient overflows float64", None, k)
+    return local_out, tuple(None if d is None else np.asarray(d, dtype=np.float64) for d in sent)
+
+
+def _failure(graph: Graph, node: int, xs: list[Any]) -> GateFailure:
+    line, column = graph.position(node)
+    inputs = [(graph.label(i) if graph.names[i] else graph.source(i, 30), _short(v))
+              for i, v in zip(graph.args[node], xs, strict=True)]
+    return GateFailure(node, graph.label(node), graph.source(node), line, column, inputs)
+
+
+def _short(value: Any) -> Any:
+    """An input's value for an error message: a number, or a small array as a nested list."""
+    if value.ndim == 0:
+        return float(value)
+    if value.size <= 12:
+        return value.tolist()
+    return f"array of shape {show(value.shape)}"
+
+
+def _index(index: tuple[int, ...]) -> str:
+    return f"[{', '.join(map(str, index))}]"
+
+
+def _value_error(graph: Graph, node: int, op: Op, xs: list[Any], exc: Exception | None,
+                 bad: tuple[int, ...] | None) -> EvalError:
+    """Why a gate has no value: at which element, and with which input values there."""
+    reason = None
+    where = ""
+    if bad is not None:
+        where = f" at element {_index(bad)}" if bad else ""
+        if op.elementwise and op.domain is not None:
+            shape = np.broadcast_shapes(*(x.shape for x in xs))
+            elements = [float(np.broadcast_to(x, shape)[bad]) for x in xs]
+            reason = op.domain(*elements)
+            if reason:
+                where += " (" + ", ".join(f"{e:g}" for e in elements) + ")"
+    elif exc is not None and op.domain is not None and all(x.ndim == 0 for x in xs):
+        reason = op.domain(*(float(x) for x in xs))
+    if reason is None:
+        if isinstance(exc, ZeroDivisionError):
+            reason = "division by zero"
+        elif isinstance(exc, ValueError) and str(exc) and str(exc) != "math domain error":
+            reason = str(exc)
+        elif isinstance(exc, OverflowError) or exc is None:
+            reason = "overflow: the result is too large for float64"
+        else:
+            reason = f"{op.name} is not defined here"
+    return EvalError(f"{op.name} gate: {reason}{where}", _failure(graph, node, xs))
+
+
+def _gradient_error(graph: Graph, node: int, op: Op, xs: list[Any], reason: str,
+                    bad: tuple[int, ...] | None, k: int | None = None) -> EvalError:
+    if reason == "math domain error":
+        reason = "the local gradient is not finite"
+    wire = ""
+    if k is not None:
+        i = graph.args[node][k]
+        wire = f" with respect to {graph.label(i) if graph.names[i] else f'input {k + 1}'}"
+    where = f" at element {_index(bad)}" if bad else ""
+    return EvalError(f"{op.name} gate: no gradient{wire}{where}: {reason}",
+                     _failure(graph, node, xs))
