@@ -362,10 +362,10 @@ class Result(Displayable):
         from circuit_backprop.views import report
 
         if len(self.graph) > report.TABLE_LIMIT and not every_row:
-            return report.summary_view(self.trace, self.precision)
+            return report.summary_view(self.trace, self.number_format)
         if self.has_gradients:
-            return report.backward_view(self.trace, self.precision, extra)
-        return report.eval_view(self.trace, self.precision, extra)
+            return report.backward_view(self.trace, self.number_format, extra)
+        return report.eval_view(self.trace, self.number_format, extra)
 
     def __repr__(self) -> str:
         kind = "backward" if self.has_gradients else "eval"

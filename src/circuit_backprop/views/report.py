@@ -19,25 +19,16 @@ from rich.text import Text
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.graph import Graph, summary_nodes
 from circuit_backprop.core.ops import CONST, INPUT
+from circuit_backprop.views.numberformat import (
+    DEFAULT_FORMAT,
+    FormatOrPrecision,
+    NumberFormat,
+    as_number_format,
+)
 
 VALUE_STYLE = "green"
 GRAD_STYLE = "red"
 SCHEMA = 1
-
-
-def fmt(value: float | None, precision: int = 6) -> str:
-    """A number with `precision` significant digits; -0 shows as 0."""
-    if value is None:
-        return "—"
-    if value == 0:
-        value = 0.0
-    return f"{value:.{precision}g}"
-
-
-def fmt_term(value: float, precision: int) -> str:
-    """A number as a term in a sum: negatives in parentheses, as in 1.5 + (-0.25)."""
-    text = fmt(value, precision)
-    return f"({text})" if text.startswith("-") else text
 
 
 def wire_label(graph: Graph, node: int, limit: int = 14) -> str:
@@ -256,7 +247,8 @@ def _extra_cells(extra: Extra | None, node: int) -> list[Text | str]:
     return [cells.get(node, "") for cells in (extra or {}).values()]
 
 
-def forward_table(trace: Trace, precision: int, extra: Extra | None = None) -> FittedTable:
+def forward_table(trace: Trace, number_format: NumberFormat,
+                  extra: Extra | None = None) -> FittedTable:
     """One row per node, in the order of the forward pass. A narrow terminal leaves out the
     inputs column (the source names them), then # (the gate column has #id where there is no
     name), then op."""
@@ -275,7 +267,7 @@ def forward_table(trace: Trace, precision: int, extra: Extra | None = None) -> F
             symbol(graph, node),
             graph.source(node, 40),
             ", ".join(wire_label(graph, i) for i in graph.args[node]),
-            _styled(fmt(trace.values[node], precision), VALUE_STYLE),
+            _styled(number_format.value(trace.values[node]), VALUE_STYLE),
             *_extra_cells(extra, node),
         ]
         if notes:
@@ -284,7 +276,8 @@ def forward_table(trace: Trace, precision: int, extra: Extra | None = None) -> F
     return table
 
 
-def backward_table(trace: Trace, precision: int, extra: Extra | None = None) -> FittedTable:
+def backward_table(trace: Trace, number_format: NumberFormat,
+                   extra: Extra | None = None) -> FittedTable:
     """Gates output first; one row per input wire: upstream × local = downstream on one line.
 
     The gate's own cells (#, name, op, value, upstream) are on the row of its first input wire.
@@ -309,13 +302,13 @@ def backward_table(trace: Trace, precision: int, extra: Extra | None = None) -> 
             str(node),
             graph.label(node),
             symbol(graph, node),
-            _styled(fmt(trace.values[node], precision), VALUE_STYLE),
-            _styled(fmt(trace.grads[node] if trace.depends[node] else None, precision),
+            _styled(number_format.value(trace.values[node]), VALUE_STYLE),
+            _styled(number_format.value(trace.grads[node] if trace.depends[node] else None),
                     GRAD_STYLE),
         ]
         after = [*_extra_cells(extra, node), *([notes.get(node, "")] if notes else [])]
         style = "bold" if node == graph.output else None
-        wires = _wire_cells(trace, node, precision) or [["", "", "", ""]]
+        wires = _wire_cells(trace, node, number_format) or [["", "", "", ""]]
         for k, wire in enumerate(wires):
             if k == 0:
                 table.add_row(*gate, *wire, *after, style=style)
@@ -324,25 +317,26 @@ def backward_table(trace: Trace, precision: int, extra: Extra | None = None) -> 
     return table
 
 
-def _wire_cells(trace: Trace, node: int, precision: int) -> list[list[Text | str]]:
+def _wire_cells(trace: Trace, node: int, number_format: NumberFormat) -> list[list[Text | str]]:
     """[input, local gradient, downstream, formula] of each of the gate's input wires."""
     graph = trace.graph
     args = graph.args[node]
     local = trace.local[node] or tuple(None for _ in args)
     down = trace.downstream(node)
     return [
-        [wire_label(graph, i), fmt(d, precision), _styled(fmt(g, precision), GRAD_STYLE),
-         _formula_cell(graph, node, k, d, precision)]
+        [wire_label(graph, i), number_format.value(d), _styled(number_format.value(g), GRAD_STYLE),
+         _formula_cell(graph, node, k, d, number_format)]
         for k, (i, d, g) in enumerate(zip(args, local, down, strict=True))
     ]
 
 
-def _formula_cell(graph: Graph, node: int, k: int, value: float | None, precision: int) -> str:
+def _formula_cell(graph: Graph, node: int, k: int, value: float | None,
+                  number_format: NumberFormat) -> str:
     """How the local gradient is computed; nothing where the formula is the number itself."""
     if value is None:
         return "constant wire"
     formula = local_formula(graph, node, k)
-    return "" if formula == fmt(value, precision) else formula
+    return "" if formula == number_format.value(value) else formula
 
 
 def _notes(trace: Trace) -> dict[int, str]:
@@ -354,7 +348,8 @@ def _notes(trace: Trace) -> dict[int, str]:
     return notes
 
 
-def gradient_table(trace: Trace, precision: int, extra: Extra | None = None) -> FittedTable:
+def gradient_table(trace: Trace, number_format: NumberFormat,
+                   extra: Extra | None = None) -> FittedTable:
     """∂out/∂ every input and every named gate; at a fork, the contributions being added."""
     graph = trace.graph
     fname = graph.label(graph.output)
@@ -374,44 +369,49 @@ def gradient_table(trace: Trace, precision: int, extra: Extra | None = None) -> 
         elif len(terms) == 1:
             how = f"from {graph.label(terms[0][0])}"
         else:
-            how = " + ".join(fmt_term(d, precision) for _, d in terms)
-            how += f" = {fmt(grad, precision)}"
+            how = number_format.sum_of(d for _, d in terms)
+            how += f" = {number_format.value(grad)}"
             how += "  (from " + ", ".join(graph.label(g) for g, _ in terms) + ")"
         kind = "input" if graph.ops[node] == INPUT else "gate"
-        table.add_row(f"{graph.label(node)}", kind, _styled(fmt(grad, precision), GRAD_STYLE), how,
+        table.add_row(f"{graph.label(node)}", kind,
+                      _styled(number_format.value(grad), GRAD_STYLE), how,
                       *_extra_cells(extra, node))
     return table
 
 
-def eval_view(trace: Trace, precision: int, extra: tuple[Extra, ...] = ()) -> list[Any]:
+def eval_view(trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT,
+              extra: tuple[Extra, ...] = ()) -> list[Any]:
     """What `eval` shows: the forward table and the output's value."""
-    return [forward_table(trace, precision, *extra[:1]), output_line(trace, precision)]
+    number_format = as_number_format(number_format)
+    return [forward_table(trace, number_format, *extra[:1]), output_line(trace, number_format)]
 
 
-def backward_view(trace: Trace, precision: int, extra: tuple[Extra, ...] = ()) -> list[Any]:
+def backward_view(trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT,
+                  extra: tuple[Extra, ...] = ()) -> list[Any]:
     """What `backward` shows: the forward, backward and gradient tables, the output and ∇.
     `extra`: columns for the three tables, in that order."""
+    number_format = as_number_format(number_format)
     forward_x, backward_x, gradient_x = (*extra, None, None, None)[:3]
     shown: list[Any] = [
-        forward_table(trace, precision, forward_x), Text(""),
-        backward_table(trace, precision, backward_x), Text(""),
-        gradient_table(trace, precision, gradient_x), output_line(trace, precision),
+        forward_table(trace, number_format, forward_x), Text(""),
+        backward_table(trace, number_format, backward_x), Text(""),
+        gradient_table(trace, number_format, gradient_x), output_line(trace, number_format),
     ]
     graph = trace.graph
     fname = graph.label(graph.output)
     names = list(graph.inputs)
     if names:
-        grads = ", ".join(fmt(trace.grads[graph.inputs[n]], precision) for n in names)
+        grads = ", ".join(number_format.value(trace.grads[graph.inputs[n]]) for n in names)
         parts = ", ".join(f"∂{fname}/∂{n}" for n in names)
         shown.append(Text.assemble("∇", fname, " = [", parts, "] = [", (grads, GRAD_STYLE), "]"))
     return shown
 
 
-def output_line(trace: Trace, precision: int) -> Text:
+def output_line(trace: Trace, number_format: NumberFormat) -> Text:
     graph = trace.graph
     return Text.assemble(
         (graph.label(graph.output), "bold"), " = ",
-        (fmt(trace.output_value, precision), "bold " + VALUE_STYLE),
+        (number_format.value(trace.output_value), "bold " + VALUE_STYLE),
     )
 
 
@@ -669,9 +669,10 @@ SUMMARY_INPUTS = 50
 TOP_GATES = 10
 
 
-def summary_view(trace: Trace, precision: int) -> list[Any]:
+def summary_view(trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> list[Any]:
     """Counts per op, the output, the inputs (with their gradients), the top gates by |gradient|,
     and how to see everything."""
+    number_format = as_number_format(number_format)
     import heapq
     from collections import Counter
 
@@ -700,9 +701,9 @@ def summary_view(trace: Trace, precision: int) -> list[Any]:
                                      if len(names) > SUMMARY_INPUTS else ""), columns)
     for name in names[:SUMMARY_INPUTS]:
         node = graph.inputs[name]
-        row = [name, _styled(fmt(trace.values[node], precision), VALUE_STYLE)]
+        row = [name, _styled(number_format.value(trace.values[node]), VALUE_STYLE)]
         if backward:
-            row.append(_styled(fmt(trace.grads[node], precision), GRAD_STYLE))
+            row.append(_styled(number_format.value(trace.grads[node]), GRAD_STYLE))
         inputs.add_row(*row)
     shown.append(inputs)
     if backward:
@@ -719,9 +720,9 @@ def summary_view(trace: Trace, precision: int) -> list[Any]:
         ])
         for i in gates[:TOP_GATES]:
             top.add_row(str(i), graph.label(i), symbol(graph, i), graph.source(i, 40),
-                        _styled(fmt(trace.values[i], precision), VALUE_STYLE),
-                        _styled(fmt(trace.grads[i], precision), GRAD_STYLE))
+                        _styled(number_format.value(trace.values[i]), VALUE_STYLE),
+                        _styled(number_format.value(trace.grads[i]), GRAD_STYLE))
         shown.append(top)
-    shown.append(output_line(trace, precision))
+    shown.append(output_line(trace, number_format))
     shown.append(Text("Every gate, row by row: add --all (long), or --json for scripts."))
     return shown
