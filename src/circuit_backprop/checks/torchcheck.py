@@ -68,14 +68,16 @@ def build(torch: ModuleType, trace: Trace, leaves: set[int], retain: bool) -> li
     graph = trace.graph
     f64 = torch.float64
     tensors: list[Any] = []
+    params = graph.params
     for node in range(len(graph)):
         kind = graph.ops[node]
         if kind == INPUT:
             t = torch.tensor(trace.values[node], dtype=f64, requires_grad=node in leaves)
         elif kind == CONST:
-            t = torch.tensor(graph.consts[node], dtype=f64)
+            t = torch.tensor(graph.arrays.get(node, graph.consts[node]), dtype=f64)
         else:
-            t = graph.op(node).torch(torch, *(tensors[i] for i in graph.args[node]))
+            t = graph.op(node).torch_forward(torch, [tensors[i] for i in graph.args[node]],
+                                             params.get(node, ()))
             if node in leaves:
                 t = t.detach().requires_grad_()
             elif retain and t.requires_grad:
@@ -84,8 +86,11 @@ def build(torch: ModuleType, trace: Trace, leaves: set[int], retain: bool) -> li
     return tensors
 
 
-def _item(t: Any) -> float | None:
-    return None if t is None else float(t.item())
+def _item(t: Any) -> Any:
+    """A tensor's value: a float for a 0-d tensor, a NumPy array for any other."""
+    if t is None:
+        return None
+    return float(t.item()) if t.dim() == 0 else t.detach().numpy().copy()
 
 
 # --- the proof: every gate's value and gradient ------------------------------------------------
@@ -148,7 +153,7 @@ def check(trace: Trace, rtol: float = TORCH_RTOL, atol: float = TORCH_ATOL) -> T
         if gradients and note is None:
             grad = _item(t.grad)
             engine_grad = trace.grads[node]  # type: ignore[index]
-            theirs = 0.0 if grad is None else grad  # no .grad: nothing flowed back, i.e. 0
+            theirs = 0.0 * mine if grad is None else grad  # no .grad: nothing flowed back: 0
             gate.grad = grad
             gate.grad_ok = close(engine_grad, theirs, rtol=rtol, atol=atol)
             gate.rel_error = max(gate.rel_error, relative_error(engine_grad, theirs))
@@ -334,6 +339,9 @@ def behave(trace: Trace, chosen: set[int], shown: list[int], passes: int = 1,
     what = "--requires-grad/--passes"
     torch = load_torch(what)
     graph = trace.graph
+    if getattr(trace, "shapes", None):
+        raise UsageError(f"{what} show autograd's behaviour on scalar circuits only, and this "
+                         "one carries arrays", ["--check-torch checks every gate of it"])
     pred = predict(trace, chosen, passes, zero_grad, retain_graph)
     error: tuple[int, str] | None = None
     completed = 0

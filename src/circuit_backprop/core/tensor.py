@@ -241,3 +241,31 @@ def _gradient_error(graph: Graph, node: int, op: Op, xs: list[Any], reason: str,
     where = f" at element {_index(bad)}" if bad else ""
     return EvalError(f"{op.name} gate: no gradient{wire}{where}: {reason}",
                      _failure(graph, node, xs))
+
+
+def output_with(trace: TensorTrace, node: int, value: Any) -> tuple[Any | None, list[int]]:
+    """f with `node`'s value set to `value`, re-running only the gates downstream of it (as
+    engine.output_with does on scalars). Returns (f or None where a gate fails, the gates run)."""
+    graph = trace.graph
+    values = list(trace.values)
+    values[node] = np.array(value, dtype=np.float64)  # (a copy: the caller nudges its array)
+    changed = bytearray(len(graph))
+    changed[node] = 1
+    rerun: list[int] = []
+    params = graph.params
+    with np.errstate(all="ignore"):
+        for i in range(node + 1, len(graph)):
+            args = graph.args[i]
+            if not args or not any(changed[a] for a in args):
+                continue
+            try:
+                v = np.asarray(graph.op(i).forward([values[a] for a in args], params.get(i, ())),
+                               dtype=np.float64)
+            except _MATH_ERRORS:
+                return None, rerun
+            if first_bad_element(v) is not None:
+                return None, rerun
+            values[i] = v
+            changed[i] = 1
+            rerun.append(i)
+    return values[graph.output], rerun
