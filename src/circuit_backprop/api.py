@@ -30,9 +30,11 @@ from circuit_backprop.checks.options import (
 )
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.errors import CircuitError, UsageError, close_matches
-from circuit_backprop.views.numberformat import DEFAULT_PRECISION, NumberFormat
-
-DRAWING_PRECISION = 4  # significant digits on a drawing's wires, where room is short
+from circuit_backprop.views.numberformat import (
+    DEFAULT_PRECISION,
+    DRAWING_PRECISION,
+    NumberFormat,
+)
 
 # --- reading programs -----------------------------------------------------------------------
 

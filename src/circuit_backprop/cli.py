@@ -38,6 +38,7 @@ from circuit_backprop.errors import (
     close_matches,
 )
 from circuit_backprop.version import __version__
+from circuit_backprop.views.numberformat import DEFAULT_PRECISION, DRAWING_PRECISION
 
 EXAMPLES = """\
 \b
@@ -343,7 +344,7 @@ class _Reported:
 
 
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
-         precision: int, steps: bool = False, pause: bool = False,
+         precision: int = DEFAULT_PRECISION, steps: bool = False, pause: bool = False,
          show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None,
          expand: str | None = None, numeric_opts: Any = None, show_all: bool = False) -> None:
     with _Reported(as_json) as reported:
@@ -468,7 +469,7 @@ def _checks(console: Console, result: Any, torch_opts: Any, numeric_opts: Any, a
 
 def _pass_options(
     as_json: JsonOption = False,
-    precision: PrecisionOption = 6,
+    precision: PrecisionOption = DEFAULT_PRECISION,
     show_all: AllOption = False,
     set_values: SetOption = None,  # type: ignore[assignment]
     steps: StepsOption = False,
@@ -562,7 +563,7 @@ def draw_command(
         "--depth", metavar="K", help="With --around: how many wires away (default 2).")] = None,
     max_nodes: Annotated[int, typer.Option(
         "--max-nodes", min=1, help="Refuse to draw more nodes than this.")] = 200,
-    precision: PrecisionOption = 4,
+    precision: PrecisionOption = DRAWING_PRECISION,
     set_values: SetOption = None,  # type: ignore[assignment]
 ) -> None:
     """Draw the circuit: inputs to output, each wire with its value and its gradient.
@@ -595,7 +596,7 @@ def torch_command(
     def show(console: Console, result: Any) -> None:
         console.file.write(script(result.trace))
 
-    _run(ctx, set_values, gradients=False, as_json=False, precision=6, show=show)
+    _run(ctx, set_values, gradients=False, as_json=False, show=show)
 
 
 @app.command("plot", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -612,7 +613,7 @@ def plot_command(
     points: Annotated[int, typer.Option("--points", min=2, max=100_000,
                                         help="How many values to sample.")] = 201,
     as_json: JsonOption = False,
-    precision: PrecisionOption = 6,
+    precision: PrecisionOption = DEFAULT_PRECISION,
     set_values: SetOption = None,  # type: ignore[assignment]
 ) -> None:
     """Plot f as one input varies around its value, with the tangent line (slope ∂f/∂x) and the

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 DEFAULT_PRECISION = 6  # significant digits in tables
+DRAWING_PRECISION = 4  # significant digits on a drawing's wires, where room is short
 MISSING = "—"  # the text of a number that is not there (no gradient on a constant wire)
 
 
