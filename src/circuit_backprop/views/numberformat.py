@@ -55,9 +55,11 @@ whatever the precision the numbers themselves are shown with."""
 FormatOrPrecision = NumberFormat | int
 
 
-def as_number_format(numbers: FormatOrPrecision) -> NumberFormat:
+def as_number_format(number_format: FormatOrPrecision) -> NumberFormat:
     """The format an entry point was given, or one with the precision it was given."""
-    return numbers if isinstance(numbers, NumberFormat) else NumberFormat(precision=numbers)
+    if isinstance(number_format, NumberFormat):
+        return number_format
+    return NumberFormat(precision=number_format)
 
 
 def fmt(value: float | None, precision: int = DEFAULT_PRECISION) -> str:
