@@ -153,3 +153,62 @@ def test_scalar_circuits_stay_on_the_scalar_engine() -> None:
     graph = parse("q = x + 2*y; f = q*z")
     trace = engine.run(graph, {"x": 3.0, "y": -4.0, "z": 19.0})
     assert type(trace).__name__ == "Trace" and trace.output_value == -95.0
+
+
+BATCHNORM_FUSED = """\
+def bn(x) = (x - mean(x, 0)) / sqrt(mean((x - mean(x, 0))^2, 0) + 0.00001)
+def affine(w, v, c) = w * v + c
+y = affine(bn(X), gamma, beta)
+f = sum(y * R)
+"""
+
+
+def batchnorm_inputs() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return {"X": rng.normal(size=(5, 3)), "gamma": rng.normal(size=3),
+            "beta": rng.normal(size=3), "R": rng.normal(size=(5, 3))}
+
+
+def test_a_fused_composite_equals_its_staged_expansion_on_random_inputs() -> None:
+    from circuit_backprop.lang.expand import expand
+
+    graph = parse(BATCHNORM_FUSED)
+    staged = expand(graph, None)
+    assert len(staged) > len(graph) and "bn" not in staged.ops
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        values = {"X": rng.normal(size=(5, 3)), "gamma": rng.normal(size=3),
+                  "beta": rng.normal(size=3), "R": rng.normal(size=(5, 3))}
+        fused, expanded = engine.run(graph, values), engine.run(staged, values)
+        assert float(fused.values[graph.output]) == pytest.approx(
+            float(expanded.values[staged.output]), rel=1e-13)
+        for name in values:
+            np.testing.assert_allclose(fused.grads[graph.inputs[name]],
+                                       expanded.grads[staged.inputs[name]], rtol=1e-11,
+                                       atol=1e-13)
+
+
+def test_batchnorm_gradients_match_the_closed_form() -> None:
+    values = batchnorm_inputs()
+    graph = parse(BATCHNORM_FUSED)
+    trace = engine.run(graph, values)
+    X, gamma, R = values["X"], values["gamma"], values["R"]
+    n = X.shape[0]
+    mu, var = X.mean(0), X.var(0)
+    xhat = (X - mu) / np.sqrt(var + 1e-5)
+    dxhat = R * gamma  # ∂f/∂y = R
+    # the batchnorm backward of the cs231n assignment, in closed form
+    dX = (n * dxhat - dxhat.sum(0) - xhat * (dxhat * xhat).sum(0)) / (n * np.sqrt(var + 1e-5))
+    np.testing.assert_allclose(trace.grads[graph.inputs["X"]], dX, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(trace.grads[graph.inputs["gamma"]], (R * xhat).sum(0), rtol=1e-12)
+    np.testing.assert_allclose(trace.grads[graph.inputs["beta"]], R.sum(0), rtol=1e-12)
+
+
+def test_an_elementwise_composite_shows_a_local_gradient_per_element() -> None:
+    graph = parse("def affine(w, v, c) = w * v + c\ny = affine(W, x, b)\nf = sum(y)")
+    W, x, b = np.arange(6.0).reshape(2, 3), np.array([1.0, -2.0, 0.5]), np.array([0.1, 0.2, 0.3])
+    trace = engine.run(graph, {"W": W, "x": x, "b": b})
+    local = trace.local[graph.named_nodes()["y"]]
+    np.testing.assert_array_equal(local[0], np.broadcast_to(x, (2, 3)))  # ∂y/∂w = v
+    np.testing.assert_array_equal(local[1], W)  # ∂y/∂v = w
+    np.testing.assert_array_equal(trace.grads[graph.inputs["x"]], W.sum(0))  # summed back

@@ -17,7 +17,7 @@ level of nesting (at most MAX_DEPTH).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +43,29 @@ class Definition:
 
 @dataclass(frozen=True, eq=False)
 class CompositeOp(Op):
-    """An op whose value and local gradients come from passes through a body graph."""
+    """An op whose value and local gradients come from passes through a body graph.
+
+    On scalars, through the reference engine (one gate's local gradient per parameter); on
+    arrays, through the tensor engine. A body of elementwise gates is elementwise, and shows a
+    local gradient per element; a body with gates that are not (sum, @) makes a gate whose VJP
+    is the body's backward pass, seeded with the upstream gradient."""
 
     definition: Definition | None = None
+    body_passes: Any = None  # the _Body that evaluates it
+
+    def forward(self, inputs: Sequence[Any], params: tuple[int, ...] = ()) -> Any:
+        if _carries_arrays(inputs) or not self.elementwise:
+            return self.body_passes.array_forward(inputs)
+        return self.value(*inputs)
+
+    def local_gradient(self, k: int, inputs: Sequence[Any], output: Any) -> Any:
+        if _carries_arrays(inputs):
+            return self.body_passes.array_local(k, inputs, output)
+        return self.local[k](*inputs, output)
+
+
+def _carries_arrays(inputs: Sequence[Any]) -> bool:
+    return any(getattr(x, "ndim", 0) for x in inputs)
 
 
 # --- evaluation through the body ----------------------------------------------------------------
@@ -137,10 +157,52 @@ class _Body:
                 vals.append(tensors[index[node]])
             elif kind == CONST:
                 dtype = like.dtype if like is not None else t.float64
-                vals.append(t.tensor(body.consts[node], dtype=dtype))
+                vals.append(t.tensor(body.arrays.get(node, body.consts[node]), dtype=dtype))
             else:
-                vals.append(body.op(node).torch(t, *(vals[i] for i in body.args[node])))
+                vals.append(body.op(node).torch_forward(t, [vals[i] for i in body.args[node]],
+                                                        body.params.get(node, ())))
         return vals[body.output]
+
+    # --- on arrays: passes through the body with the tensor engine --------------------------
+
+    def array_forward(self, xs: Sequence[Any]) -> Any:
+        from circuit_backprop.core import tensor
+
+        try:
+            trace = tensor.forward(self.d.body, dict(zip(self.d.params, xs, strict=True)))
+        except EvalError as err:
+            raise ValueError(self.describe(err)) from None
+        return trace.values[self.d.body.output]
+
+    def array_vjp(self, up: Any, xs: Sequence[Any], needs: Any) -> tuple[Any, ...]:
+        """The body's backward pass, seeded with the upstream gradient: one gradient per
+        parameter, shaped like it."""
+        from circuit_backprop.core import tensor
+
+        try:
+            trace = tensor.forward(self.d.body, dict(zip(self.d.params, xs, strict=True)))
+            tensor.backward(trace, seed=up)
+        except EvalError as err:
+            raise ValueError(self.describe(err)) from None
+        return tuple(trace.grads[node] if needs is None or needs[k] else None
+                     for k, node in enumerate(self.param_nodes))
+
+    def array_local(self, k: int, xs: Sequence[Any], out: Any) -> Any:
+        """A body of elementwise gates is elementwise: its local gradient on wire k, element by
+        element, is the body's gradient with every input stretched to the output's shape (so
+        that nothing is summed) and a seed of ones."""
+        import numpy as np
+
+        stretched = [np.broadcast_to(x, out.shape).copy() for x in xs]
+        return self.array_vjp(np.ones(out.shape), stretched,
+                              [j == k for j in range(len(xs))])[k]
+
+    def shape(self, *shapes_and_params: Any) -> tuple[int, ...]:
+        from circuit_backprop.core.shapes import infer
+
+        shapes = shapes_and_params[:-1]
+        found = infer(self.d.body, dict(zip(self.d.params, shapes, strict=True)))
+        return found[self.d.body.output]  # type: ignore[return-value]
 
 
 def _shorten(text: str, limit: int = 40) -> str:
@@ -157,20 +219,28 @@ def make_op(definition: Definition) -> CompositeOp:
     def local(k: int) -> Any:
         return lambda *xs_out: body.partial(k, xs_out[:-1])
 
+    common: dict[str, Any] = dict(
+        name=name, symbol=name, arity=len(params), text=signature, torch=body.torch,
+        torch_text=f"{signature} = {definition.text}", call=name, definition=definition,
+        body_passes=body,
+    )
+    if definition.body.has_arrays:  # its VJP is the body's backward pass
+        return CompositeOp(
+            value=lambda *xs_p: body.array_forward(xs_p[:-1]), local=(),
+            elementwise=False, shape=body.shape,
+            vjp_rule=lambda up, xs, out, needs, p: body.array_vjp(up, xs, needs),
+            formulas=tuple(f"{{up}} back through {_shorten(definition.text)}, to {p}"
+                           for p in params),
+            **{**common, "torch": lambda t, *tensors: body.torch(t, *tensors[:-1])},
+        )
     return CompositeOp(
-        name=name,
-        symbol=name,
-        arity=len(params),
         value=body.value,
         local=tuple(local(k) for k in range(len(params))),
         formulas=tuple(f"∂/∂{p} of {_shorten(definition.text)}" for p in params),
-        text=signature,
-        torch=body.torch,
-        torch_text=f"{signature} = {definition.text}",
         domain=body.domain,
         kink=body.kink,
-        call=name,
-        definition=definition,
+        shape=body.shape,
+        **common,
     )
 
 
@@ -231,13 +301,13 @@ def _inline_once(graph: Graph, want: set[str],
             continue
         m = new.add_node(kind, args, graph.starts[node], graph.ends[node])
         new.names[m] = graph.names[node]
-        if kind == CONST:
-            new.consts[m] = graph.consts[node]
+        _copy_extras(graph, node, new, m)
         if node in old_display:
             new.display[m] = old_display[node]
         remap.append(m)
     new.inputs = {name: remap[n] for name, n in graph.inputs.items()}
     new.defaults = dict(graph.defaults)
+    new.declared_shapes = dict(graph.declared_shapes)
     new.output = remap[graph.output]
     return new
 
@@ -262,8 +332,7 @@ def _inline(new: ExpandedGraph, graph: Graph, node: int, d: Definition,
             new.display[m] = _substitute(body.text[body.starts[b] : body.ends[b]], labels)
         else:
             m = new.add_node(kind, bargs, body.starts[b], body.ends[b])
-        if kind == CONST:
-            new.consts[m] = body.consts[b]
+        _copy_extras(body, b, new, m)
         bmap[b] = m
     out = bmap[body.output]
     name = graph.names[node]
@@ -272,6 +341,17 @@ def _inline(new: ExpandedGraph, graph: Graph, node: int, d: Definition,
             out = new.add_node("id", (out,), start, end)
         new.names[out] = name
     return out
+
+
+def _copy_extras(graph: Graph, node: int, new: Graph, m: int) -> None:
+    """What a node carries besides its op and wires: a constant's number or array, a gate's
+    integer arguments."""
+    if graph.ops[node] == CONST:
+        new.consts[m] = graph.consts[node]
+        if node in graph.arrays:
+            new.arrays[m] = graph.arrays[node]
+    if node in graph.params:
+        new.params[m] = graph.params[node]
 
 
 def _label(graph: Graph, node: int) -> str:

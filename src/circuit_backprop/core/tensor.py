@@ -112,11 +112,14 @@ def forward(graph: Graph, inputs: Mapping[str, Any]) -> TensorTrace:
     return TensorTrace(graph, values, depends, shapes=shapes)
 
 
-def backward(trace: TensorTrace) -> TensorTrace:
-    """∂f/∂node for every node (an array of the node's shape), in reverse id order."""
+def backward(trace: TensorTrace, seed: Any = None) -> TensorTrace:
+    """∂f/∂node for every node (an array of the node's shape), in reverse id order.
+
+    `seed` is the output's own gradient: 1 for a scalar output, or, for a composite gate's body
+    (composite.py), the upstream gradient arriving at the gate."""
     graph, values, depends = trace.graph, trace.values, trace.depends
     out = graph.output
-    if trace.shapes[out]:
+    if seed is None and trace.shapes[out]:
         name = graph.label(out)
         raise UsageError(
             f"backward needs a scalar output, but {name} has shape {show(trace.shapes[out])}",
@@ -126,7 +129,7 @@ def backward(trace: TensorTrace) -> TensorTrace:
     local: list[tuple[Any, ...] | None] = [None] * n
     sent: list[tuple[Any, ...] | None] = [None] * n
     reaches = reaches_output(graph)
-    grads[out] = np.ones(())
+    grads[out] = np.ones(()) if seed is None else np.asarray(seed, dtype=np.float64)
     params = graph.params
     with np.errstate(all="ignore"):
         for node in range(n - 1, -1, -1):
