@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from circuit_backprop.checks.options import (
     NUMERIC_ATOL,
@@ -60,6 +60,53 @@ def decode(data: bytes, origin: str) -> str:
         message = f"{origin} is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x})"
         raise UsageError(message) from None
     return text.removeprefix("\ufeff")
+
+
+# --- reading arrays -------------------------------------------------------------------------
+
+LITERAL_PREFIX = "input value = "  # an array written as text is parsed as this input's default
+
+
+def parse_array(text: str, name: str = "value") -> Any:
+    """An array written as the language writes it, `[[1, 2], [3, 4]]`, as a float64 NumPy array
+    (parsed by the circuit grammar itself: rectangular, numbers only, never eval'd)."""
+    from circuit_backprop.errors import SourceError
+    from circuit_backprop.lang.parse import parse
+
+    try:
+        graph = parse(LITERAL_PREFIX + text.strip())
+    except SourceError as err:
+        column = (err.column or 1) - len(LITERAL_PREFIX)
+        where = f" (at character {column})" if column >= 1 else ""
+        message = err.message.removeprefix("syntax error: ")
+        raise UsageError(f"the value for '{name}' is not an array: {message}{where}",
+                         ["write an array as [1, 2, 3] or [[1, 2], [3, 4]]"]) from None
+    return _input_value(name, graph.defaults["value"])
+
+
+def read_array(path: str | Path, name: str = "value") -> Any:
+    """An array from a file: .npy (NumPy's format), .json (nested lists) or .csv (rows of
+    numbers separated by commas)."""
+    import numpy as np
+
+    path = Path(path)
+    kind = path.suffix.lower()
+    if kind not in (".npy", ".json", ".csv"):
+        raise UsageError(f"--{name} @{path}: arrays are read from .npy, .json or .csv files")
+    try:
+        if kind == ".npy":
+            value = np.load(path, allow_pickle=False)
+        elif kind == ".json":
+            import json
+
+            value = json.loads(path.read_text("utf-8"))
+        else:
+            value = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path} (the value for '{name}')") from None
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read an array for '{name}' from {path}: {err}") from None
+    return _input_value(name, value)
 
 
 def _with_origin(err: CircuitError, origin: str) -> CircuitError:
@@ -111,7 +158,7 @@ class Circuit:
         return len(self.graph)
 
     def __repr__(self) -> str:
-        inputs = ", ".join(name if value is None else f"{name}={value:g}"
+        inputs = ", ".join(name if value is None else f"{name}={_short(value)}"
                            for name, value in self.inputs.items())
         return f"<Circuit {self.output}({inputs}): {len(self.graph)} nodes>"
 
@@ -133,9 +180,9 @@ class Circuit:
                 + f"; this circuit's inputs are: {', '.join(graph.inputs) or 'none'}",
                 hints,
             )
-        merged: dict[str, float] = dict(graph.defaults)
+        merged: dict[str, Any] = dict(graph.defaults)
         for name, value in given.items():
-            merged[name] = _finite(name, value)
+            merged[name] = _input_value(name, value)
         missing = [name for name in graph.inputs if name not in merged]
         if missing:
             raise UsageError(
@@ -145,6 +192,52 @@ class Circuit:
                  + ", or a default in the program: input NAME = VALUE"],
             )
         return {name: merged[name] for name in graph.inputs}
+
+    def random_values(self, seed: int, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The given values, and a seeded random value for every other input that has no
+        default: standard normal numbers of its declared shape (a number where none is
+        declared), and, for the labels of a cross_entropy, integer classes 0 .. C-1."""
+        import numpy as np
+
+        from circuit_backprop.core.arrays import ShapeError
+        from circuit_backprop.core.shapes import infer
+
+        graph = self.graph
+        rng = np.random.default_rng(seed)
+        values = {name: _input_value(name, v) for name, v in (given or {}).items()}
+        labels = self._label_inputs()
+        todo = [n for n in graph.inputs if n not in values and n not in graph.defaults]
+        for name in todo:
+            if name not in labels:
+                shape = graph.declared_shapes.get(name, ())
+                values[name] = rng.standard_normal(shape) if shape else float(rng.standard_normal())
+        wanted = [name for name in todo if name in labels]
+        if not wanted:
+            return values
+        known = {**graph.defaults, **values}
+        try:
+            shapes = infer(graph, {n: np.shape(known[n]) if n in known
+                                   else graph.declared_shapes.get(n) for n in graph.inputs})
+        except ShapeError:  # (the run says so, at its place)
+            shapes = [None] * len(graph)
+        for name in wanted:
+            logits = shapes[labels[name]]
+            classes = logits[-1] if logits else 2
+            shape = graph.declared_shapes.get(name, logits[:-1] if logits else ())
+            values[name] = rng.integers(0, classes, size=shape).astype(np.float64)
+        return values
+
+    def _label_inputs(self) -> dict[str, int]:
+        """Inputs that are the labels of an op (cross_entropy's): name -> the logits' node."""
+        graph = self.graph
+        names = {node: name for name, node in graph.inputs.items()}
+        found = {}
+        for node, args in enumerate(graph.args):
+            if args and graph.is_gate(node):
+                for k in graph.op(node).labels:
+                    if args[k] in names:
+                        found[names[args[k]]] = args[0]
+        return found
 
     def eval(self, given: Mapping[str, float] | None = None, /, **values: float) -> Result:
         """The forward pass: every gate's value. Values may also come as a dict (for input
@@ -181,6 +274,30 @@ class Circuit:
         return script(self.eval(given, **values).trace)
 
 
+def _input_value(name: str, value: Any) -> Any:
+    """A number as a float; an array (a NumPy array, or nested lists) as a float64 array."""
+    if isinstance(value, list | tuple) or hasattr(value, "__array__"):
+        return _finite_array(name, value)
+    return _finite(name, value)
+
+
+def _finite_array(name: str, value: Any) -> Any:
+    import numpy as np
+
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"the value for '{name}' is not an array of numbers: {exc}") from None
+    if array.ndim == 0:
+        return _finite(name, float(array))
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad):
+        index = ", ".join(map(str, bad[0]))
+        raise UsageError(f"the value for '{name}' must be finite numbers, got "
+                         f"{array[tuple(bad[0])]!r} at [{index}]")
+    return array
+
+
 def _finite(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         try:
@@ -191,6 +308,17 @@ def _finite(name: str, value: Any) -> float:
     if not math.isfinite(value):
         raise UsageError(f"the value for '{name}' must be a finite number, got {value!r}")
     return value
+
+
+def _out(value: Any) -> Any:
+    """A value as the API hands it out: a float for a scalar, a NumPy array for an array."""
+    return value if getattr(value, "ndim", 0) else float(value)
+
+
+def _short(value: Any) -> str:
+    if getattr(value, "ndim", 0):
+        return f"array{list(value.shape)}"
+    return f"{value:g}"
 
 
 # --- results --------------------------------------------------------------------------------
@@ -243,12 +371,8 @@ class Result(Displayable):
     trace: Any  # engine.Trace
     inputs: dict[str, float]
     precision: int = DEFAULT_PRECISION  # for display only
+    full: bool = False  # show every element of large arrays (display only)
     _gates: list[Gate] | None = field(default=None, repr=False)
-
-    @property
-    def number_format(self) -> NumberFormat:
-        """How the views write this result's numbers: `precision` significant digits."""
-        return NumberFormat(self.precision)
 
     @property
     def graph(self) -> Graph:
@@ -259,9 +383,22 @@ class Result(Displayable):
         return self.graph.label(self.graph.output)
 
     @property
-    def value(self) -> float:
-        """The output's value."""
-        return self.trace.output_value
+    def number_format(self) -> NumberFormat:
+        """How the views write this result's numbers: `precision` significant digits, and
+        arrays in full up to ARRAY_LIMIT elements (every element with `full`)."""
+        if self.full:
+            return NumberFormat(self.precision, math.inf, math.inf)
+        return NumberFormat(self.precision)
+
+    @property
+    def tensor(self) -> bool:
+        """Did this run carry arrays on its wires?"""
+        return hasattr(self.trace, "shapes")
+
+    @property
+    def value(self) -> Any:
+        """The output's value: a float, or a NumPy array."""
+        return _out(self.trace.output_value)
 
     @property
     def has_gradients(self) -> bool:
@@ -270,14 +407,14 @@ class Result(Displayable):
     @property
     def values(self) -> dict[str, float]:
         """The value of every input and named gate."""
-        return {self.graph.label(n): self.trace.values[n] for n in self._named()}
+        return {self.graph.label(n): _out(self.trace.values[n]) for n in self._named()}
 
     @property
     def grad(self) -> dict[str, float]:
         """∂output/∂ every input and every named gate (after `backward`)."""
         if self.trace.grads is None:
             raise UsageError("no gradients after eval(): run circuit.backward(...)")
-        return {self.graph.label(n): self.trace.grads[n] for n in self._named()}
+        return {self.graph.label(n): _out(self.trace.grads[n]) for n in self._named()}
 
     def _named(self) -> list[int]:
         from circuit_backprop.core.graph import summary_nodes
@@ -310,9 +447,23 @@ class Result(Displayable):
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the document that `circuit eval|backward ... --json` prints."""
+        if self.tensor:
+            from circuit_backprop.views import tensorreport
+
+            return tensorreport.to_json(self.trace, self.inputs)
         from circuit_backprop.views import report
 
         return report.to_json(self.trace, self.inputs)
+
+    def write_json(self, out: IO[str]) -> None:
+        """`to_json()` written to `out` as one line of JSON (streamed for a big scalar circuit:
+        report.write_json)."""
+        from circuit_backprop.views import report
+
+        if self.tensor:
+            out.write(report.dumps(self.to_json()) + "\n")
+        else:
+            report.write_json(self.trace, self.inputs, out)
 
     def check_torch(self, rtol: float = TORCH_RTOL, atol: float = TORCH_ATOL) -> TorchReport:
         """Rebuild the circuit in PyTorch (float64) and compare every gate's value (and
@@ -344,7 +495,12 @@ class Result(Displayable):
         from circuit_backprop.core import engine
 
         trace = self.trace
-        if trace.grads is None:
+        if trace.grads is None and self.tensor:
+            from circuit_backprop.core import tensor
+
+            trace = tensor.backward(tensor.TensorTrace(trace.graph, trace.values, trace.depends,
+                                                       shapes=trace.shapes))
+        elif trace.grads is None:
             trace = engine.backward(engine.Trace(trace.graph, trace.values, trace.depends))
         return NumericReport(self, numeric.check(trace, eps, atol, rtol), trace)
 
@@ -363,6 +519,11 @@ class Result(Displayable):
         """The tables (a summary instead above report.TABLE_LIMIT nodes, unless `every_row`)."""
         from circuit_backprop.views import report
 
+        if self.tensor:
+            from circuit_backprop.views import tensorreport
+
+            view = tensorreport.backward_view if self.has_gradients else tensorreport.eval_view
+            return view(self.trace, self.number_format, extra)
         if len(self.graph) > report.TABLE_LIMIT and not every_row:
             return report.summary_view(self.trace, self.number_format)
         if self.has_gradients:

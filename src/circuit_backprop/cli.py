@@ -108,7 +108,7 @@ class CircuitCommand(TyperCommand):
                     # `--NAME VALUE` takes the next argument only when it is a number, so that a
                     # mistyped option (`--jsn "x*2"`) never swallows what follows it
                     following = args[i + 1] if i + 1 < len(args) else None
-                    if following is not None and looks_like_number(following):
+                    if following is not None and looks_like_value(following):
                         value = following
                         i += 1
                     else:
@@ -144,6 +144,11 @@ def looks_like_number(text: str) -> bool:
     return NUMBER.fullmatch(text.strip()) is not None
 
 
+def looks_like_value(text: str) -> bool:
+    """An input's value: a number, an array ([1, 2]) or a file of one (@w.npy)."""
+    return looks_like_number(text) or text.lstrip().startswith(("[", "@"))
+
+
 NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
 
 
@@ -163,7 +168,7 @@ def invocation(ctx: typer.Context, set_values: list[str]) -> Invocation:
                 )
             after = following.get(name)
             raise UsageError(
-                f"--{name} needs a number after it"
+                f"--{name} needs a value after it (a number, an array or @FILE)"
                 + (f", got {after!r}" if after is not None else ""),
                 ["give input values as --NAME VALUE, e.g. --x 3 or --y=-4"],
             )
@@ -188,7 +193,11 @@ def invocation(ctx: typer.Context, set_values: list[str]) -> Invocation:
     return Invocation(text, origin, values, path_like)
 
 
-def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dict[str, float]:
+def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dict[str, Any]:
+    """--NAME VALUE pairs: numbers, arrays written as [[1, 2], [3, 4]], and @FILE (.npy, .json,
+    .csv)."""
+    from circuit_backprop.api import parse_array, read_array
+
     values: dict[str, float] = {}
     for name, raw in pairs:
         if not name.isidentifier():
@@ -200,6 +209,12 @@ def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dic
             )
         if name in values:
             raise UsageError(f"a value for '{name}' is given twice")
+        if raw.lstrip().startswith("["):
+            values[name] = parse_array(raw, name)
+            continue
+        if raw.startswith("@"):
+            values[name] = read_array(raw[1:], name)
+            continue
         try:
             if not looks_like_number(raw):
                 raise ValueError(raw)
@@ -285,6 +300,14 @@ AllOption = Annotated[
 PrecisionOption = Annotated[
     int, typer.Option("--precision", min=1, max=17, help="Significant digits in tables.")
 ]
+FullOption = Annotated[bool, typer.Option(
+    "--full", help="Every element of every array (larger ones otherwise show as their shape, "
+                   "min, max, mean and norm).")]
+RandomOption = Annotated[int | None, typer.Option(
+    "--random", metavar="SEED", help="Seeded random values for the inputs given no value and "
+                                     "no default: standard normal numbers of each input's "
+                                     "declared shape (input W[2, 3]), integer classes for "
+                                     "cross_entropy's labels.")]
 SetOption = Annotated[
     list[str],
     typer.Option("--set", metavar="NAME=VALUE", help="An input value (repeatable)."),
@@ -346,12 +369,14 @@ class _Reported:
 def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bool,
          precision: int = DEFAULT_PRECISION, steps: bool = False, pause: bool = False,
          show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None,
-         expand: str | None = None, numeric_opts: Any = None, show_all: bool = False) -> None:
+         expand: str | None = None, numeric_opts: Any = None, show_all: bool = False,
+         full: bool = False, random_seed: int | None = None) -> None:
     with _Reported(as_json) as reported:
         inv = invocation(ctx, set_values or [])
         reported.origin = inv.origin
-        result = _result(ctx, inv, gradients, expand, as_json)
+        result = _result(ctx, inv, gradients, expand, as_json, random_seed)
         result.precision = precision
+        result.full = full
         wants_torch = torch_opts is not None and torch_opts.wanted
         wants_numeric = numeric_opts is not None and numeric_opts.check
         if (steps or pause) and as_json:
@@ -365,21 +390,23 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
         elif steps or pause:
             from circuit_backprop.views import walkthrough
 
+            if result.tensor:
+                raise UsageError("--steps walks scalar circuits; this one carries arrays",
+                                 ["the backward table shows each tensor gate's rule and the "
+                                  "gradient it sends down"])
             walkthrough.print_steps(console, result.trace, result.number_format, pause=pause)
         elif wants_torch or wants_numeric:
             _checks(console, result, torch_opts if wants_torch else None,
                     numeric_opts if wants_numeric else None, as_json, reported)
         elif as_json:
-            from circuit_backprop.views import report
-
-            report.write_json(result.trace, result.inputs, sys.stdout)
+            result.write_json(sys.stdout)
         else:
             for renderable in result.renderables(every_row=show_all):
                 console.print(renderable)
 
 
 def _result(ctx: typer.Context, inv: Invocation, gradients: bool, expand: str | None,
-            as_json: bool) -> Any:
+            as_json: bool, random_seed: int | None = None) -> Any:
     """Parse, resolve the inputs and run, with a spinner on big work; the hints that only make
     sense on the command line (how SOURCE was read, options of other commands)."""
     from circuit_backprop.api import Circuit
@@ -403,7 +430,9 @@ def _result(ctx: typer.Context, inv: Invocation, gradients: bool, expand: str | 
                     [f"it is an option of: {', '.join(f'circuit {c}' for c in elsewhere)}"],
                 )
         try:
-            inputs = circuit.resolve_inputs(inv.values, spelled="--")
+            given = (inv.values if random_seed is None
+                     else circuit.random_values(random_seed, inv.values))
+            inputs = circuit.resolve_inputs(given, spelled="--")
         except UsageError as err:
             options = ctx.meta.get("circuit.options", [])
             for name in inv.values:
@@ -471,6 +500,8 @@ def _pass_options(
     as_json: JsonOption = False,
     precision: PrecisionOption = DEFAULT_PRECISION,
     show_all: AllOption = False,
+    full: FullOption = False,
+    random_seed: RandomOption = None,
     set_values: SetOption = None,  # type: ignore[assignment]
     steps: StepsOption = False,
     pause: PauseOption = False,
@@ -534,14 +565,16 @@ def backward_command(ctx: typer.Context, **options: Any) -> None:
 
 
 def _pass(ctx: typer.Context, gradients: bool, as_json: bool, precision: int, show_all: bool,
-          set_values: list[str], steps: bool, pause: bool, check_torch: bool, rtol: float,
-          atol: float, expand: str | None, check_numeric: bool, eps: float,
+          full: bool, random_seed: int | None, set_values: list[str], steps: bool, pause: bool,
+          check_torch: bool, rtol: float, atol: float, expand: str | None, check_numeric: bool,
+          eps: float,
           numeric_atol: float, numeric_rtol: float, requires_grad: list[str] | None = None,
           passes: int = 1, zero_grad: bool = False, no_retain_graph: bool = False) -> None:
     torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
                               passes, zero_grad, not no_retain_graph)
     _run(ctx, set_values, gradients=gradients, as_json=as_json, precision=precision,
          steps=steps, pause=pause, torch_opts=torch_opts, expand=expand, show_all=show_all,
+         full=full, random_seed=random_seed,
          numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
@@ -624,6 +657,9 @@ def plot_command(
     from circuit_backprop.views import plot
 
     def show(console: Console, result: Any) -> None:
+        if result.tensor:
+            raise UsageError("plot draws f against one scalar input; this circuit carries arrays",
+                             ["index an element to study it: f = ...W[0, 1]..."])
         lo, hi = plot.parse_range(range_text) if range_text else (None, None)
         data = plot.sample(result.trace, wrt, lo, hi, points)
         if output:

@@ -16,6 +16,7 @@ from circuit_backprop.checks.numeric import (
     UNDEFINED,
     NodeCheck,
     NumericCheck,
+    label,
     tolerance_used,
 )
 from circuit_backprop.checks.options import NUMERIC_RTOL
@@ -73,14 +74,14 @@ def table(result: NumericCheck, trace: Trace, number_format: FormatOrPrecision =
                     f"(atol {result.atol:g}, rtol {result.rtol:g})", columns)
     for c in result.nodes:
         row: list[Text | str] = [
-            graph.label(c.node),
+            label(graph, c),
             "input" if graph.ops[c.node] == INPUT else "gate",
             Text(number_format.value(c.analytic), style="red"),
             number_format.value(c.numeric),
             REL_ERROR_FORMAT.value(c.rel_error),
         ]
         if torch_grads is not None:
-            row.append(torch_grads.get(c.node, "—"))
+            row.append(torch_grads.get(c.node, "—") if c.index is None else "")
         row.append(verdict(c, number_format, result.rtol))
         t.add_row(*row)
     return t
@@ -93,7 +94,7 @@ def _worst(result: NumericCheck, trace: Trace) -> str:
     if not compared:
         return ""
     worst = max(compared, key=lambda c: tolerance_used(result, c))
-    return (f" (worst: {trace.graph.label(worst.node)}, |analytic - numeric| = "
+    return (f" (worst: {label(trace.graph, worst)}, |analytic - numeric| = "
             f"{ERROR_FORMAT.value(abs(worst.analytic - worst.numeric))} = "
             f"{ERROR_FORMAT.value(tolerance_used(result, worst))} × (atol + rtol·|numeric|))")
 
@@ -107,13 +108,23 @@ def summary(result: NumericCheck, trace: Trace) -> Text:
     if result.ok:
         kinks = sum(c.status == KINK for c in result.nodes)
         agree = len(checked) - kinks
-        text = Text.assemble(("✓ ", "green"), f"numeric gradients agree on {agree} "
-                             f"node{'s' if agree != 1 else ''}{worst}")
+        what = f"node{'s' if agree != 1 else ''}"
+        if result.sampled:
+            checked_nodes = {c.node for c in checked}
+            sampled = sum(result.sampled[n][0] < result.sampled[n][1] for n in checked_nodes)
+            what = (f"elements of {len(checked_nodes)} nodes"
+                    + (f" ({sampled} of them sampled)" if sampled else ""))
+        text = Text.assemble(("✓ ", "green"), f"numeric gradients agree on {agree} {what}"
+                             f"{worst}")
+        if result.gates:
+            text.append(f"; each gate's VJP on its own agrees on {len(result.gates)} wires "
+                        "(a random upstream gradient, central differences)")
         if kinks:
             text.append(f"; {kinks} at a kink, where the one-sided differences bracket the "
                         "analytic value")
         return text
-    bad = ", ".join(graph.label(c.node) for c in result.failing)
+    bad = ", ".join([label(graph, c) for c in result.failing]
+                    + [f"gate {graph.label(g.node)}" for g in result.failing_gates])
     return Text.assemble(("✗ ", "bold red"), f"numeric gradients disagree on {bad}{worst}")
 
 
@@ -124,7 +135,7 @@ def to_json(result: NumericCheck) -> dict[str, Any]:
         "rtol": result.rtol,
         "ok": result.ok,
         "max_rel_error": finite_or_none(result.max_rel_error),
-        "disagree": [c.node for c in result.failing],
+        "disagree": sorted({c.node for c in result.failing}),
         "nodes": [
             {
                 "id": c.node,
@@ -135,9 +146,16 @@ def to_json(result: NumericCheck) -> dict[str, Any]:
                 "kink": c.kink,
                 "one_sided": (None if c.one_sided is None
                               else [finite_or_none(x) for x in c.one_sided]),
+                **({} if c.index is None else {"index": list(c.index)}),
             }
             for c in result.nodes
         ],
+        **({} if not result.sampled else {
+            "sampled": {str(node): list(counts) for node, counts in result.sampled.items()},
+            "gates": [{"id": g.node, "input": g.wire, "elements": g.elements,
+                       "rel_error": finite_or_none(g.rel_error), "ok": g.ok}
+                      for g in result.gates],
+        }),
     }
 
 

@@ -9,6 +9,7 @@ registry), every intermediate that requires grad keeps its .grad with retain_gra
 from __future__ import annotations
 
 import keyword
+from typing import Any
 
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.graph import Graph
@@ -54,8 +55,15 @@ def _fresh(name: str, taken: set[str]) -> str:
     return name
 
 
-def _literal(value: float) -> str:
+def _literal(value: Any) -> str:
+    """A number, or an array as nested lists (torch.tensor takes either)."""
+    if getattr(value, "ndim", 0):
+        return repr(value.tolist())
     return repr(float(value))
+
+
+def _constant(graph: Graph, node: int) -> Any:
+    return graph.arrays.get(node, graph.consts[node])
 
 
 def _depends(graph: Graph) -> list[bool]:
@@ -88,7 +96,7 @@ def _staged(graph: Graph, depends: list[bool], py: dict[int, str], functions: di
             continue
         if kind == CONST:
             if node in py:  # a named constant: `k = 3`
-                lines.append(f"{py[node]} = torch.tensor({_literal(graph.consts[node])}, "
+                lines.append(f"{py[node]} = torch.tensor({_literal(_constant(graph, node))}, "
                              "dtype=torch.float64)")
                 text[node] = (py[node], ATOM)
             continue  # else written where it is used: a literal, or a tensor in torch calls
@@ -101,8 +109,8 @@ def _staged(graph: Graph, depends: list[bool], py: dict[int, str], functions: di
         parts: list[str] = []
         for k, i in enumerate(graph.args[node]):
             if graph.ops[i] == CONST and i not in py:
-                value = graph.consts[i]
-                s, p = ((_literal(value), ATOM) if literal_ok
+                value = _constant(graph, i)
+                s, p = ((_literal(value), ATOM) if literal_ok and i not in graph.arrays
                         else (f"torch.tensor({_literal(value)}, dtype=torch.float64)", ATOM))
             else:
                 s, p = text[i]
@@ -110,7 +118,9 @@ def _staged(graph: Graph, depends: list[bool], py: dict[int, str], functions: di
         if call:
             expr = f"{call}({', '.join(parts)})"
         else:
-            expr = template.format(**dict(zip("ab", parts, strict=False)))
+            dims = ", ".join(map(str, graph.params.get(node, ())))
+            expr = template.format(**dict(zip("ab", parts, strict=False)),
+                                   p=f", {dims}" if dims else "", dims=dims)
         if node != out and (node in py or uses[node] > 1):
             var = py.get(node) or _fresh(f"_{node}", taken)
             taken.add(var)
@@ -171,7 +181,7 @@ def script(trace: Trace) -> str:
     fn_lines, functions = _functions(graph, set(py.values()))
     if fn_lines:
         lines += ["# composite gates (def), as Python functions", *fn_lines]
-    lines.append("# inputs: float64 0-d tensors that require grad")
+    lines.append("# inputs: float64 tensors that require grad")
     for node in graph.inputs.values():
         lines.append(f"{py[node]} = torch.tensor({_literal(trace.values[node])}, "
                      "dtype=torch.float64, requires_grad=True)")
@@ -193,10 +203,10 @@ def script(trace: Trace) -> str:
         lines += ["# backward pass", f"{fname}.backward()"]
     else:
         lines += [f"# {fname} depends on no input: there is no gradient to compute"]
-    lines += ["", f'print("{fname} =", {fname}.item())']
+    lines += ["", f'print("{fname} =", {fname}.tolist())']
     for node in shown:
         var = py[node]
         lines.append(
-            f'print("{var}.grad =", None if {var}.grad is None else {var}.grad.item())'
+            f'print("{var}.grad =", None if {var}.grad is None else {var}.grad.tolist())'
         )
     return "\n".join(lines) + "\n"
