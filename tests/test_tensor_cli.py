@@ -156,3 +156,20 @@ def test_shipped_tensor_circuits_agree_with_torch_and_their_twins(run, repo_dir,
     out = run("backward", "circuits/batchnorm_fused.circ", "--expand", "--json")
     doc = json.loads(out.stdout)
     assert "bn" not in [g["op"] for g in doc["gates"]] and "mean" in [g["op"] for g in doc["gates"]]
+
+
+def test_steps_walk_tensor_gates_with_shapes_then_numbers(run, repo_dir, monkeypatch) -> None:
+    monkeypatch.chdir(repo_dir)
+    out = run("backward", "circuits/affine_relu.circ", "--steps")
+    assert out.exit_code == 0, out.output
+    text = out.stdout
+    assert "a = X @ W + b   (+ gate: (2, 4), (4,) → (2, 4))" in text
+    assert "∂loss/∂W = transpose(X) @ ∂loss/∂#3   (3, 4)" in text
+    assert "∂loss/∂b = ∂loss/∂a, summed over axis 0: broadcast from (4,) to (2, 4)   (4,)" in text
+    # h * h: a fork of a tensor wire, the running sum after both wires is 2·h·∂loss/∂(h*h)
+    X = np.array([[1, -2, 0.5], [0.3, 0.8, -1]])
+    W = np.array([[0.2, -0.5, 0.1, 0.7], [0.4, 0.3, -0.2, 0.1], [-0.6, 0.2, 0.5, -0.3]])
+    h = np.maximum(X @ W + [0.1, -0.1, 0.05, 0], 0)
+    assert "fork: ∂loss/∂h += this (wire 2 of 2, all in), so far" in text
+    db = (2 * h / 8 * (h > 0)).sum(axis=0)
+    assert "= [" + ", ".join(f"{v:.6g}".rjust(5) for v in db) + "]" in text

@@ -390,10 +390,6 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
         elif steps or pause:
             from circuit_backprop.views import walkthrough
 
-            if result.tensor:
-                raise UsageError("--steps walks scalar circuits; this one carries arrays",
-                                 ["the backward table shows each tensor gate's rule and the "
-                                  "gradient it sends down"])
             walkthrough.print_steps(console, result.trace, result.number_format, pause=pause)
         elif wants_torch or wants_numeric:
             _checks(console, result, torch_opts if wants_torch else None,

@@ -435,6 +435,7 @@ def _gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
         "name": graph.names[node],
         "op": graph.ops[node],
         "inputs": list(graph.args[node]),
+        "shape": [],  # (a scalar circuit's every wire: tensorreport.py writes arrays' shapes)
         "value": trace.values[node],
     }
     if backward:
@@ -575,7 +576,7 @@ def _write_gates(trace: Trace, lo: int, hi: int, out: IO[str]) -> None:
         else:
             grad_fields = _grad_fields(trace, start, end, num)
         gates = [
-            f'{{"id": {i}, "name": {name}, "op": "{kind}", "inputs": [{a}], '
+            f'{{"id": {i}, "name": {name}, "op": "{kind}", "inputs": [{a}], "shape": [], '
             f'"value": {num(v)}{grads}, "source": {src}, "line": {pos[0]}, '
             f'"column": {pos[1]}, "note": {note}}}'
             for i, name, kind, a, v, grads, src, pos, note in zip(

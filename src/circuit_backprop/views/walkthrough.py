@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from rich.console import Console
 from rich.text import Text
 
+from circuit_backprop.core.arrays import show
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.ops import CONST
 from circuit_backprop.views.numberformat import (
@@ -218,6 +219,84 @@ def backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
         yield stage
 
 
+# --- tensor circuits: shapes first, then the numbers (where they are small) ------------------
+
+
+def _value(line: Text, text: str, indent: int, style: str) -> None:
+    """Append `= value` on a line of its own, `indent` spaces in: an array's rows stay aligned
+    under its first."""
+    line.append("\n" + " " * indent + "= ")
+    line.append(text.replace("\n", "\n" + " " * (indent + 2)), style=style)
+
+
+def tensor_forward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
+    """Each gate with its shape rule: h = X @ W1 + b1: (4, 5) + (5,) → (4, 5), then its value."""
+    graph = trace.graph
+    shapes = trace.shapes  # type: ignore[attr-defined]
+    if graph.inputs:
+        line = Text("inputs:")
+        for name, node in graph.inputs.items():
+            line.append(f"\n     {name} {show(shapes[node])}")
+            _value(line, number_format.value(trace.values[node]), 7, VALUE_STYLE)
+        yield line
+    for node in range(len(graph)):
+        if not graph.is_gate(node):
+            continue
+        ins = ", ".join(show(shapes[i]) for i in graph.args[node])
+        line = Text()
+        line.append(f"{graph.label(node)} = {graph.source(node)}", style="bold")
+        line.append(f"   ({symbol(graph, node)} gate: {ins} → {show(shapes[node])})")
+        _value(line, number_format.value(trace.values[node]), 7, VALUE_STYLE)
+        yield line
+
+
+def tensor_backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
+    """Each gate in reverse order: the upstream gradient (the gate's shape), then for each wire
+    the rule (its VJP, in the circuit's names), the gradient it sends (the input's shape), and
+    at a fork the running sum."""
+    from circuit_backprop.views.tensorreport import gradient_rule
+
+    graph = trace.graph
+    shapes = trace.shapes  # type: ignore[attr-defined]
+    out = graph.label(graph.output)
+    live = _live(trace)
+    wires = [0] * len(graph)
+    for gate in range(len(graph)):
+        if live[gate] and graph.is_gate(gate):
+            for i, d in zip(graph.args[gate], trace.downstream(gate), strict=True):
+                if d is not None:
+                    wires[i] += 1
+    got = [0] * len(graph)
+    acc: list = [None] * len(graph)
+    start = Text(f"start at the output: ∂{out}/∂{out} = ")
+    start.append("1", style=GRAD_STYLE)
+    yield start
+    for gate in range(len(graph) - 1, -1, -1):
+        if not (live[gate] and graph.is_gate(gate)):
+            continue
+        me = graph.label(gate)
+        stage = Text()
+        stage.append(f"{me} = {graph.source(gate)}   ({symbol(graph, gate)} gate)", style="bold")
+        stage.append(f"\n    upstream ∂{out}/∂{me} {show(shapes[gate])}")
+        _value(stage, number_format.value(trace.grads[gate]), 6, GRAD_STYLE)
+        for k, (i, d) in enumerate(zip(graph.args[gate], trace.downstream(gate), strict=True)):
+            src = wire_label(graph, i)
+            if d is None:
+                stage.append(f"\n    {src}: no gradient flows into it", style="dim")
+                continue
+            stage.append(f"\n    ∂{out}/∂{src} = {gradient_rule(trace, gate, k)}"
+                         f"   {show(shapes[i])}")
+            _value(stage, number_format.value(d), 6, GRAD_STYLE)
+            got[i] += 1
+            acc[i] = d if acc[i] is None else acc[i] + d
+            if wires[i] > 1:
+                done = "all in" if got[i] == wires[i] else "more to come"
+                stage.append(f"\n    fork: ∂{out}/∂{src} += this (wire {got[i]} of {wires[i]},"
+                             f" {done}), so far")
+                _value(stage, number_format.value(acc[i]), 6, GRAD_STYLE)
+        yield stage
+
+
 def step_lines(trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> list[Text]:
     """Both passes as lines of text (the walkthrough without pauses)."""
     return [line for line, _ in _stages(trace, as_number_format(number_format))]
@@ -239,8 +318,10 @@ def _stages(trace: Trace, number_format: NumberFormat) -> Iterator[tuple[Text, b
     """Each line of the walkthrough, and whether it ends a stage (where --pause waits)."""
     graph = trace.graph
     out = graph.label(graph.output)
+    tensor = hasattr(trace, "shapes")
+    forward = tensor_forward_steps if tensor else forward_steps
     yield Text("Forward pass, one stage at a time (left to right)", style="bold underline"), False
-    for k, stage in enumerate(forward_steps(trace, number_format), 1):
+    for k, stage in enumerate(forward(trace, number_format), 1):
         yield Text.assemble(f"{k:>3}. ", stage), True
     result = Text.assemble((out, "bold"), " = ",
                            (number_format.value(trace.output_value), "bold " + VALUE_STYLE))
@@ -251,10 +332,11 @@ def _stages(trace: Trace, number_format: NumberFormat) -> Iterator[tuple[Text, b
     yield Text("Backward pass, one gate at a time (right to left): "
                "upstream × local = what the gate sends down each input wire",
                style="bold underline"), False
-    for k, stage in enumerate(backward_steps(trace, number_format), 1):
+    backward = tensor_backward_steps if tensor else backward_steps
+    for k, stage in enumerate(backward(trace, number_format), 1):
         yield Text.assemble(f"{k:>3}. ", stage), True
     yield result, False
-    if graph.inputs:
+    if graph.inputs and not tensor:
         names = ", ".join(f"∂{out}/∂{n}" for n in graph.inputs)
         grads = ", ".join(number_format.value(trace.grads[i]) for i in graph.inputs.values())
         yield Text.assemble(f"∇{out} = [{names}] = [", (grads, GRAD_STYLE), "]"), False
