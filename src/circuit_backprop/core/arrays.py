@@ -69,6 +69,8 @@ def first_bad_element(array: Any) -> tuple[int, ...] | None:
     """The index of the first element that is not a finite number (NaN, ±inf), or None."""
     import numpy as np
 
+    if np.isfinite(np.sum(array)):  # one pass, no temporary array: a NaN or inf makes it so
+        return None
     bad = np.argwhere(~np.isfinite(array))
     return tuple(int(i) for i in bad[0]) if len(bad) else None
 

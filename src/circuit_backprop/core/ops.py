@@ -383,8 +383,8 @@ def _ops() -> list[Op]:
            value=lambda a: a if a > 0 else 0.0,
            local=(lambda a, out: 1.0 if a > 0 else 0.0,), formulas=("1 if {a} > 0 else 0",),
            kink=lambda a: "relu at 0: gradient 0 (as PyTorch)" if a == 0 else None,
-           batch=Batch(value=lambda np, a: np.where(a > 0, a, 0.0),
-                       local=(lambda np, a, out: np.where(a > 0, 1.0, 0.0),)),
+           batch=Batch(value=lambda np, a: np.maximum(a, 0.0),  # (maximum(-0.0, 0.0) is 0.0)
+                       local=(lambda np, a, out: (a > 0).astype(np.float64),)),
            torch=lambda t, a: t.relu(a), torch_text="torch.relu({a})",
            samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,)),
            conditioned=lambda a: abs(a) > 1e-3),
@@ -570,11 +570,12 @@ def _class_indices(logits: Any, labels: Any) -> Any:
     np = _np()
     classes = logits.shape[-1]
     flat = np.atleast_1d(labels)
-    for i, label in enumerate(flat):
-        if label != int(label) or not 0 <= label < classes:
-            where = f" at [{i}]" if labels.ndim else ""
-            raise ValueError(f"label {label:g}{where} is not a class: labels are integers "
-                             f"0 to {classes - 1}")
+    bad = np.flatnonzero((flat != np.floor(flat)) | (flat < 0) | (flat >= classes))
+    if len(bad):
+        i = int(bad[0])
+        where = f" at [{i}]" if labels.ndim else ""
+        raise ValueError(f"label {flat[i]:g}{where} is not a class: labels are integers "
+                         f"0 to {classes - 1}")
     return flat.astype(np.int64)
 
 

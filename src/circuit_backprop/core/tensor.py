@@ -162,18 +162,19 @@ def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, need
                 kept.append(None)  # a constant wire: no gradient (and maybe none exists)
                 continue
             try:
-                d = op.local_gradient(k, xs, out)
+                d = np.asarray(op.local_gradient(k, xs, out), dtype=np.float64)
             except _MATH_ERRORS as exc:
                 raise _gradient_error(graph, node, op, xs, str(exc), None, k) from None
-            d = np.broadcast_to(np.asarray(d, dtype=np.float64), out.shape)
-            bad = first_bad_element(d)
-            if bad is not None:
+            if first_bad_element(d) is not None:
+                bad = first_bad_element(np.broadcast_to(d, out.shape))
                 raise _gradient_error(graph, node, op, xs, "the local gradient is not finite",
                                       bad, k)
-            kept.append(d)
+            kept.append(d)  # (a local that is one number, such as +'s 1, stays one: it broadcasts)
         sent = tuple(None if d is None else sum_to_input(downstream(up, d), x)
                      for d, x in zip(kept, xs, strict=True))
-        local_out: tuple[Any, ...] | None = tuple(kept)
+        # the tables show each wire's local gradient with the gate's shape (a view: no copy)
+        local_out: tuple[Any, ...] | None = tuple(
+            None if d is None else np.broadcast_to(d, out.shape) for d in kept)
     else:
         try:
             sent = op.vjp(up, xs, out, needs, params)
