@@ -173,3 +173,16 @@ def test_steps_walk_tensor_gates_with_shapes_then_numbers(run, repo_dir, monkeyp
     assert "fork: ∂loss/∂h += this (wire 2 of 2, all in), so far" in text
     db = (2 * h / 8 * (h > 0)).sum(axis=0)
     assert "= [" + ", ".join(f"{v:.6g}".rjust(5) for v in db) + "]" in text
+
+
+def test_the_readmes_tensor_output_is_real(run, repo_dir, monkeypatch) -> None:
+    """The README's two-layer net table is what the command prints (it cannot drift)."""
+    readme = (repo_dir / "README.md").read_text(encoding="utf-8")
+    marker = "<!-- tensor-output: COLUMNS=80 circuit backward circuits/two_layer_net.circ -->"
+    shown = readme.split(marker, 1)[1].split("```", 2)[1].strip("\n")
+    monkeypatch.chdir(repo_dir)
+    monkeypatch.setenv("COLUMNS", "80")
+    out = run("backward", "circuits/two_layer_net.circ")
+    tail = out.stdout[out.stdout.index("Gradients of loss"):]
+    assert [line.rstrip() for line in shown.splitlines()] == [
+        line.rstrip() for line in tail.rstrip("\n").splitlines()]

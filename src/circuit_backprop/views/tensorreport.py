@@ -154,10 +154,14 @@ def gradient_table(trace: Trace, number_format: NumberFormat,
     ])
     shown = summary_nodes(graph)
     parts = trace.contributions(set(shown))
+    labels = {graph.args[gate][k] for gate in range(len(graph)) if graph.is_gate(gate)
+              for k in graph.op(gate).labels}
     for node in shown:
         terms = parts[node]
         if node == graph.output:
             how = f"the output: ∂{fname}/∂{fname} = 1"
+        elif not terms and node in labels:
+            how = "labels: no gradient flows into them"
         elif not terms:
             how = "does not reach the output" if trace.depends[node] else "constant"
         elif len(terms) == 1:
