@@ -186,3 +186,14 @@ def test_the_readmes_tensor_output_is_real(run, repo_dir, monkeypatch) -> None:
     tail = out.stdout[out.stdout.index("Gradients of loss"):]
     assert [line.rstrip() for line in shown.splitlines()] == [
         line.rstrip() for line in tail.rstrip("\n").splitlines()]
+
+
+def test_drawings_show_shapes_on_tensor_wires_and_numbers_where_small(run, repo_dir,
+                                                                      monkeypatch) -> None:
+    monkeypatch.chdir(repo_dir)
+    out = run("draw", "circuits/affine_relu.circ", "--format", "dot")
+    assert out.exit_code == 0, out.output
+    assert ">(2, 3)</font>" in out.stdout  # X: a shape only
+    assert "(4,) [ 0.27, 0, 0.2, 0.235]" in out.stdout  # b's gradient: small, so its numbers
+    text = run("draw", "circuits/affine_relu.circ")
+    assert "∂loss/∂h = (2, 4) + (2, 4) = (2, 4)" in text.stdout  # the fork of h

@@ -19,10 +19,12 @@ import subprocess
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
 
+from circuit_backprop.core.arrays import show
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.errors import UsageError, close_matches
@@ -194,6 +196,29 @@ def ref(trace: Trace, node: int) -> str:
     return graph.label(node)
 
 
+SMALL_ARRAY = 4  # a wire's array shows its numbers up to this many elements, else its shape
+
+
+@dataclass(frozen=True)
+class WireFormat(NumberFormat):
+    """Numbers as the tables write them; an array as its shape, with its numbers (on one line)
+    only when it is small: a drawing has room for a few numbers on a wire, not a matrix."""
+
+    def value(self, value: Any) -> str:
+        if not getattr(value, "ndim", 0):
+            return super().value(value)
+        numbers = " ".join(super().value(value).split()) if value.size <= SMALL_ARRAY else ""
+        return f"{show(value.shape)} {numbers}".rstrip()
+
+
+def wire_format(trace: Trace, number_format: FormatOrPrecision) -> NumberFormat:
+    """The format a drawing uses: `number_format`, arrays shown as WireFormat does."""
+    number_format = as_number_format(number_format)
+    if not hasattr(trace, "shapes"):
+        return number_format
+    return WireFormat(number_format.precision)
+
+
 def fork_sum(drawing: Drawing, node: int, number_format: NumberFormat) -> str:
     """'a + b + c = s': the gradients coming back along each out-wire of a fork, added up."""
     trace = drawing.trace
@@ -220,7 +245,7 @@ def text_drawing(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FO
     back along it: `x ── 3 │ 19 ──┐`. A node used by several gates is defined once (an input
     line, or its gate's ▶ line) and referenced by name on each wire it feeds.
     """
-    number_format = as_number_format(number_format)
+    number_format = wire_format(drawing.trace, number_format)
     trace = drawing.trace
     graph = trace.graph
     backward = drawing.gradients
@@ -335,7 +360,7 @@ def _wire_label(value: float, grad: float | None, backward: bool,
 
 def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> str:
     """Graphviz DOT, left to right. Node ids are `n<id>` (the node's number): deterministic."""
-    number_format = as_number_format(number_format)
+    number_format = wire_format(drawing.trace, number_format)
     trace = drawing.trace
     graph = trace.graph
     backward = drawing.gradients
