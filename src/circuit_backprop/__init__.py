@@ -16,14 +16,15 @@ The names below are the public API; everything else is the implementation.
 from circuit_backprop.version import __version__
 
 __all__ = [
-    "Circuit", "Result", "Gate", "TorchReport", "NumericReport", "Drawing", "Steps",
+    "Circuit", "Result", "Gate", "TorchReport", "NumericReport", "Drawing", "Steps", "GradeReport",
     "CircuitError", "UsageError", "SourceError", "EvalError", "__version__",
 ]
 
 
 def __getattr__(name: str) -> object:
     """The API is imported on first use, so that `circuit --version` stays fast."""
-    if name in ("Circuit", "Result", "Gate", "TorchReport", "NumericReport", "Drawing", "Steps"):
+    if name in ("Circuit", "Result", "Gate", "TorchReport", "NumericReport", "Drawing", "Steps",
+                "GradeReport"):
         from circuit_backprop import api
 
         return getattr(api, name)

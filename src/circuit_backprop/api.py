@@ -266,6 +266,23 @@ class Circuit:
         return run(given, **values).draw(around=around, depth=depth, max_nodes=max_nodes,
                                          precision=precision)
 
+    def grade(self, answers: str, given: Mapping[str, Any] | None = None, /, *,
+              points: float = 1.0, origin: str = "<answers>", **values: Any) -> GradeReport:
+        """Grade a learner's backward pass (`circuit grade`): `answers` is their program of
+        gradients (dq = z; dx = dq * 1; dx += ...), or a JSON object of values ({"dx": 19}).
+        Each answered gradient against the engine's, and the first wrong step."""
+        from circuit_backprop.checks.grade import grade
+        from circuit_backprop.lang.answers import parse_answers
+
+        result = self.backward(given, **values)
+        text = answers_text(answers)
+        forward = [result.graph.label(n) for n in result._named()]
+        try:
+            parsed = parse_answers(text, forward)
+        except CircuitError as err:
+            raise _with_origin(err, origin) from None
+        return GradeReport(result, grade(parsed, result.trace, points))
+
     def torch_program(self, given: Mapping[str, float] | None = None, /,
                       **values: float) -> str:
         """The circuit as a standalone PyTorch program (`circuit torch`); needs no torch."""
@@ -704,6 +721,73 @@ class Drawing:
         from circuit_backprop.views import draw
 
         return draw.text_drawing(self.selection, self.number_format)
+
+
+def answers_text(answers: str) -> str:
+    """An answer file's text: a program as it is; a JSON object of values ({"dx": 19, "dW":
+    [[1, 2]]}) as the same statements, one a line (quizzes: values only)."""
+    stripped = answers.strip()
+    if not stripped.startswith("{"):
+        return answers
+    import json
+
+    try:
+        doc = json.loads(stripped)
+    except ValueError as err:
+        raise UsageError(f"the answers look like JSON but are not: {err}") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, int | float | list)
+                                            and not isinstance(v, bool) for v in doc.values()):
+        raise UsageError('JSON answers are one object of numbers or arrays: {"dx": 19}')
+    return "\n".join(f"{name} = {json.dumps(value)}" for name, value in doc.items())
+
+
+@dataclass
+class GradeReport(Displayable):
+    """A graded answer: `ok`, `first_wrong`, `score`, `max_score`, one row per gradient
+    (`rows`), `to_json()` (`circuit grade --json`), `gradescope()` (results.json)."""
+
+    result: Result
+    grade: Any  # checks.grade.Grade
+
+    @property
+    def ok(self) -> bool:
+        return self.grade.ok
+
+    @property
+    def first_wrong(self) -> str | None:
+        return self.grade.first_wrong
+
+    @property
+    def score(self) -> float:
+        return self.grade.score
+
+    @property
+    def max_score(self) -> float:
+        return self.grade.max_score
+
+    @property
+    def rows(self) -> list[Any]:
+        return self.grade.rows
+
+    def to_json(self) -> dict[str, Any]:
+        from circuit_backprop.views import gradereport
+
+        return gradereport.to_json(self.grade)
+
+    def gradescope(self) -> dict[str, Any]:
+        from circuit_backprop.views import gradereport
+
+        return gradereport.gradescope(self.grade)
+
+    def renderables(self) -> list[Any]:
+        from circuit_backprop.views import gradereport
+
+        return [gradereport.table(self.grade, self.result.output, self.result.number_format),
+                gradereport.summary(self.grade)]
+
+    def __repr__(self) -> str:
+        return (f"<GradeReport {self.score:g}/{self.max_score:g}, first wrong: "
+                f"{self.first_wrong}>")
 
 
 @dataclass

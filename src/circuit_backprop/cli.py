@@ -609,6 +609,66 @@ def draw_command(
          show=show)
 
 
+@app.command("grade", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def grade_command(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    gradescope: Annotated[str | None, typer.Option(
+        "--gradescope", metavar="FILE", help="Also write Gradescope's autograder results.json "
+                                             "to FILE (one test per gradient).")] = None,
+    points: Annotated[float, typer.Option(
+        "--points", min=0, help="Points per answered gradient.")] = 1.0,
+    precision: PrecisionOption = DEFAULT_PRECISION,
+    set_values: SetOption = None,  # type: ignore[assignment]
+) -> None:
+    """Grade a hand-written backward pass: each gradient dNAME in ANSWERS against the circuit's,
+    and the first wrong step (with why, where a common mistake explains it). Exit 0 when every
+    answered gradient is right, 1 when one is wrong, 2 for bad input.
+
+    Example: circuit grade circuits/staged.circ answers.circ
+    """
+    from circuit_backprop.api import read_file
+
+    positional: list[str] = ctx.meta.get("circuit.positional", [])
+    with _Reported(as_json) as reported:
+        if len(positional) != 2:
+            raise UsageError("circuit grade takes two files: the CIRCUIT and the ANSWERS",
+                             ["e.g. circuit grade circuits/staged.circ answers.circ"])
+        answers_path = positional.pop()
+        answers = read_file(answers_path)
+        inv = invocation(ctx, set_values or [])
+        reported.origin = inv.origin
+        result = _result(ctx, inv, True, None, as_json)
+        reported.origin = answers_path
+        report = result.circuit.grade(answers, inv.values, points=points, origin=answers_path)
+        report.result.precision = precision
+        if gradescope:
+            _write_file(gradescope, report_dumps(report.gradescope()) + "\n")
+        if as_json:
+            sys.stdout.write(report_dumps(report.to_json()) + "\n")
+        else:
+            console = stdout_console()
+            for renderable in report.renderables():
+                console.print(renderable)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def report_dumps(doc: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(doc, allow_nan=False, ensure_ascii=False)
+
+
+def _write_file(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+
+
 @app.command("torch", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
              epilog=SOURCE_HELP)
 def torch_command(

@@ -286,6 +286,12 @@ class _Builder:
         self.statement_count += 1
         self.last_assign, self.last = (node, ref[1], ref[2], name), None
 
+    def accumulate(self, name_tok: Token, op: Token, ref: Ref) -> None:
+        raise self.error(
+            f"'{name_tok} +=' adds to a gradient in an answer file (circuit grade); a circuit "
+            "assigns each name once", op.start_pos,
+            ["a circuit is wires, not variables: write NAME = EXPR"])
+
     def check_assignable(self, name: str, start: int) -> None:
         """Raise the error for assigning `name`, which is taken (assigned, declared, used)."""
         line = self.line_of(start)
@@ -574,6 +580,7 @@ TOKEN_NAMES = {
     "NAME": "a name",
     "NUMBER": "a number",
     "PLUS": "'+'",
+    "PLUS_EQUAL": "'+='",
     "MINUS": "'-'",
     "STAR": "'*'",
     "SLASH": "'/'",
