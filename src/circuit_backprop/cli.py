@@ -579,9 +579,9 @@ def _pass(ctx: typer.Context, gradients: bool, as_json: bool, precision: int, sh
 def draw_command(
     ctx: typer.Context,
     fmt_name: Annotated[str | None, typer.Option(
-        "--format", metavar="text|dot|svg|png",
-        help="text (the terminal, default), dot (Graphviz source), svg or png (needs Graphviz "
-             "`dot`). Default: from the -o file's extension, else text.")] = None,
+        "--format", metavar="text|dot|svg|png|pdf",
+        help="text (the terminal, default), dot (Graphviz source), svg, png or pdf (needs "
+             "Graphviz `dot`). Default: from the -o file's extension, else text.")] = None,
     output: Annotated[str | None, typer.Option(
         "-o", "--output", metavar="FILE", help="Write to FILE instead of standard output.")] = None,
     forward_only: Annotated[bool, typer.Option(
@@ -593,20 +593,28 @@ def draw_command(
     max_nodes: Annotated[int, typer.Option(
         "--max-nodes", min=1, help="Refuse to draw more nodes than this.")] = 200,
     precision: PrecisionOption = DRAWING_PRECISION,
+    expand: ExpandOption = None,
+    title: Annotated[str | None, typer.Option(
+        "--title", metavar="TEXT", help="A title above the circuit (svg, png, pdf).")] = None,
+    scale: Annotated[float, typer.Option(
+        "--scale", min=0.25, max=10.0,
+        help="PNG resolution, times Graphviz's 96 dpi (default 2: sharp on a slide).")] = 2.0,
+    random_seed: RandomOption = None,
     set_values: SetOption = None,  # type: ignore[assignment]
 ) -> None:
     """Draw the circuit: inputs to output, each wire with its value and its gradient.
 
-    Example: circuit draw circuits/staged.circ --format svg -o staged.svg
+    Example: circuit draw circuits/neuron.circ --expand --title "A neuron" -o neuron.pdf
     """
     from circuit_backprop.views import draw
 
     def show(console: Console, result: Any) -> None:
         draw.draw(console, result.trace, fmt_name=fmt_name, output=output, around=around,
-                  depth=depth, limit=max_nodes, number_format=result.number_format)
+                  depth=depth, limit=max_nodes, number_format=result.number_format,
+                  title=title, scale=scale)
 
     _run(ctx, set_values, gradients=not forward_only, as_json=False, precision=precision,
-         show=show)
+         show=show, expand=expand, random_seed=random_seed)
 
 
 @app.command("grade", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,

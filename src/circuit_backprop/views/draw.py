@@ -40,7 +40,10 @@ from circuit_backprop.views.report import GRAD_STYLE, VALUE_STYLE, symbol
 MAX_NODES = 200
 """Drawings larger than this are refused (use --around/--depth or --max-nodes)."""
 
-FORMATS = ("text", "dot", "svg", "png")
+FORMATS = ("text", "dot", "svg", "png", "pdf")
+BINARY = ("png", "pdf")  # formats written to a file only
+PNG_DPI = 96  # Graphviz's own; --scale multiplies it (the default scale is 2: slide-sized)
+DEFAULT_SCALE = 2.0
 DOT_VALUE_COLOR = "#1a7f37"  # green, as cs231n draws forward values
 DOT_GRAD_COLOR = "#cf222e"  # red, as cs231n draws gradients
 INSTALL_HINT = "install Graphviz: apt-get install graphviz  (macOS: brew install graphviz)"
@@ -358,8 +361,10 @@ def _wire_label(value: float, grad: float | None, backward: bool,
     return f"<{label}>"
 
 
-def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT) -> str:
-    """Graphviz DOT, left to right. Node ids are `n<id>` (the node's number): deterministic."""
+def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT,
+           title: str | None = None) -> str:
+    """Graphviz DOT, left to right. Node ids are `n<id>` (the node's number): deterministic.
+    A `title` goes above the circuit (the caption that explains the colours stays below)."""
     number_format = wire_format(drawing.trace, number_format)
     trace = drawing.trace
     graph = trace.graph
@@ -371,10 +376,14 @@ def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT) 
     if drawing.around is not None:
         caption += (f"; around {graph.label(drawing.around)}, depth {drawing.depth} "
                     f"({len(drawing.nodes)} of {drawing.total} nodes)")
+    label = _quote(caption)
+    if title:
+        label = (f"<<font point-size=\"18\"><b>{html.escape(title)}</b></font><br/>"
+                 f"{html.escape(caption)}>")
     lines = [
         "digraph circuit {",
         "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.35, ranksep=0.6,",
-        f"         labelloc=b, label={_quote(caption)}];",
+        f"         labelloc={'t' if title else 'b'}, label={label}];",
         "  node [fontname=\"Helvetica\", fontsize=14];",
         "  edge [fontname=\"Helvetica\", fontsize=11, arrowsize=0.7];",
     ]
@@ -430,13 +439,15 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render(dot_text: str, fmt_name: str, path: Path | None) -> bytes:
-    """Run Graphviz `dot`: write an SVG or PNG file, or return the output when `path` is None."""
+def render(dot_text: str, fmt_name: str, path: Path | None, dpi: float | None = None) -> bytes:
+    """Run Graphviz `dot`: write an SVG, PNG or PDF file, or return the output when `path` is
+    None. `dpi` sets a PNG's resolution (Graphviz's default is 96)."""
     exe = shutil.which("dot")
     if exe is None:
         raise UsageError(f"--format {fmt_name} needs Graphviz's `dot` program, which is not "
                          "installed", [INSTALL_HINT, "or write DOT text: --format dot"])
-    command = [exe, f"-T{fmt_name}"] + (["-o", str(path)] if path is not None else [])
+    command = [exe, f"-T{fmt_name}"] + ([f"-Gdpi={dpi:g}"] if dpi else []) + (
+        ["-o", str(path)] if path is not None else [])
     try:
         done = subprocess.run(command, input=dot_text.encode(), capture_output=True,
                               timeout=120, check=False)
@@ -456,10 +467,11 @@ def infer_format(fmt_name: str | None, output: str | None) -> str:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt_name!r}")
         return fmt_name
     suffix = Path(output).suffix.lower().lstrip(".") if output else ""
-    known = {"dot": "dot", "gv": "dot", "svg": "svg", "png": "png", "txt": "text", "": "text"}
+    known = {"dot": "dot", "gv": "dot", "svg": "svg", "png": "png", "pdf": "pdf", "txt": "text",
+             "": "text"}
     if suffix not in known:
         raise UsageError(f"cannot tell the format of {output} from its extension",
-                         ["name it .txt, .dot, .svg or .png, or give --format"])
+                         ["name it .txt, .dot, .svg, .png or .pdf, or give --format"])
     return known[suffix]
 
 
@@ -472,12 +484,13 @@ def write_text(path: str, content: str) -> None:
 
 def draw(console: Console, trace: Trace, *, fmt_name: str | None, output: str | None,
          around: str | None, depth: int | None, limit: int,
-         number_format: FormatOrPrecision = DEFAULT_FORMAT) -> None:
+         number_format: FormatOrPrecision = DEFAULT_FORMAT, title: str | None = None,
+         scale: float = DEFAULT_SCALE) -> None:
     """The `circuit draw` command, after parsing and running the circuit."""
     number_format = as_number_format(number_format)
     kind = infer_format(fmt_name, output)
-    if kind == "png" and output is None:
-        raise UsageError("--format png needs an output file: -o FILE.png")
+    if kind in BINARY and output is None:
+        raise UsageError(f"--format {kind} needs an output file: -o FILE.{kind}")
     drawing = select(trace, around, depth, limit)
     if kind == "text":
         if output is None:
@@ -485,7 +498,7 @@ def draw(console: Console, trace: Trace, *, fmt_name: str | None, output: str | 
         else:
             write_text(output, text_drawing(drawing, number_format).plain)
         return
-    dot_text = to_dot(drawing, number_format)
+    dot_text = to_dot(drawing, number_format, title)
     if kind == "dot":
         if output is None:
             console.file.write(dot_text)
@@ -495,4 +508,4 @@ def draw(console: Console, trace: Trace, *, fmt_name: str | None, output: str | 
     if output is None:  # svg to standard output
         console.file.write(render(dot_text, kind, None).decode())
         return
-    render(dot_text, kind, Path(output))
+    render(dot_text, kind, Path(output), dpi=PNG_DPI * scale if kind == "png" else None)
