@@ -283,6 +283,11 @@ class Circuit:
             raise _with_origin(err, origin) from None
         return GradeReport(result, grade(parsed, result.trace, points))
 
+    def lesson(self, given: Mapping[str, Any] | None = None, /, *, predict: bool = False,
+               title: str | None = None, **values: Any) -> Lesson:
+        """The HTML lesson (`circuit lesson`): both passes step by step in one offline page."""
+        return self.backward(given, **values).lesson(predict=predict, title=title)
+
     def torch_program(self, given: Mapping[str, float] | None = None, /,
                       **values: float) -> str:
         """The circuit as a standalone PyTorch program (`circuit torch`); needs no torch."""
@@ -528,6 +533,16 @@ class Result(Displayable):
         limit = draw.MAX_NODES if max_nodes is None else max_nodes
         return Drawing(draw.select(self.trace, around, depth, limit), precision)
 
+    def lesson(self, predict: bool = False, title: str | None = None) -> Lesson:
+        """The HTML lesson of this run (`circuit lesson`): one self-contained page that steps
+        through the forward and the backward pass; `predict` starts it in "predict first"."""
+        from circuit_backprop.views import lesson
+
+        result = self if self.has_gradients else self.circuit.run(self.inputs, gradients=True)
+        name = Path(self.circuit.origin).name if self.circuit.origin.endswith(".circ") else ""
+        title = title or "Backprop, gate by gate" + (f": {name}" if name else "")
+        return Lesson(lesson.build(result.trace, self.number_format, title, predict))
+
     def steps(self) -> Steps:
         """The staged walkthrough (`--steps`): both passes, one stage at a time."""
         return Steps(self)
@@ -721,6 +736,31 @@ class Drawing:
         from circuit_backprop.views import draw
 
         return draw.text_drawing(self.selection, self.number_format)
+
+
+@dataclass
+class Lesson:
+    """The HTML lesson: `html` (one self-contained page), `save(path)`; in Jupyter it displays
+    inline (in an iframe, so that its script and styles stay its own)."""
+
+    html: str
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        try:
+            path.write_text(self.html, encoding="utf-8")
+        except OSError as err:
+            raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+        return path
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
+                'style="width: 100%; height: 760px; border: 1px solid #d8dee4"></iframe>')
+
+    def __repr__(self) -> str:
+        return f"<Lesson: {len(self.html):,} characters of HTML>"
 
 
 def answers_text(answers: str) -> str:

@@ -617,6 +617,42 @@ def draw_command(
          show=show, expand=expand, random_seed=random_seed)
 
 
+@app.command("lesson", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def lesson_command(
+    ctx: typer.Context,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="FILE",
+        help="Write the page to FILE (e.g. lesson.html) instead of standard output.")] = None,
+    predict: Annotated[bool, typer.Option(
+        "--predict", help="Start in \"predict first\" mode: the learner types each value and "
+                          "gradient before it is shown.")] = False,
+    title: Annotated[str | None, typer.Option(
+        "--title", metavar="TEXT", help="The page's title.")] = None,
+    precision: PrecisionOption = DEFAULT_PRECISION,
+    expand: ExpandOption = None,
+    random_seed: RandomOption = None,
+    set_values: SetOption = None,  # type: ignore[assignment]
+) -> None:
+    """Write an HTML lesson: one self-contained page (works offline) that steps through the
+    forward pass gate by gate and the backward pass wire by wire, with the circuit diagram, the
+    arithmetic in a caption, a table that fills in, and a "predict first" mode.
+
+    Example: circuit lesson circuits/staged.circ -o lesson.html
+    """
+
+    def show(console: Console, result: Any) -> None:
+        lesson = result.lesson(predict=predict, title=title)
+        if output is None:
+            console.file.write(lesson.html)
+            return
+        lesson.save(output)
+        stderr_console().print(f"wrote {output}")
+
+    _run(ctx, set_values, gradients=True, as_json=False, precision=precision, show=show,
+         expand=expand, random_seed=random_seed)
+
+
 @app.command("grade", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
              epilog=SOURCE_HELP)
 def grade_command(

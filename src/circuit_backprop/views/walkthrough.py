@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -340,3 +342,69 @@ def _stages(trace: Trace, number_format: NumberFormat) -> Iterator[tuple[Text, b
         names = ", ".join(f"∂{out}/∂{n}" for n in graph.inputs)
         grads = ", ".join(number_format.value(trace.grads[i]) for i in graph.inputs.values())
         yield Text.assemble(f"∇{out} = [{names}] = [", (grads, GRAD_STYLE), "]"), False
+
+
+# --- the same passes as data (the HTML lesson, views/lesson.py, steps through them) -----------
+
+
+def forward_stage_gates(trace: Trace) -> list[tuple[int, list[int]]]:
+    """The gate of each forward stage, in the order forward_steps (or tensor_forward_steps)
+    yields them after the inputs line, with the unnamed gates written inside its formula."""
+    graph = trace.graph
+    inline = ([False] * len(graph) if hasattr(trace, "shapes")
+              else _Expressions(trace, DEFAULT_FORMAT).inline)
+    stages = []
+    for node in range(len(graph)):
+        if not graph.is_gate(node) or inline[node]:
+            continue
+        inside, todo = [], [i for i in graph.args[node] if inline[i]]
+        while todo:  # (an inlined gate has one use: each is found once)
+            gate = todo.pop()
+            inside.append(gate)
+            todo.extend(i for i in graph.args[gate] if inline[i])
+        stages.append((node, sorted(inside)))
+    return stages
+
+
+@dataclass(frozen=True)
+class WireStep:
+    """One chain-rule step of the backward pass: gate `gate` sends `down` (its upstream
+    gradient times `local`) down its input wire `k`, from node `src`; `total` is ∂f/∂src so
+    far, `arrival` which of the `wires` gradient-carrying out-wires of src this is (1-based)."""
+
+    gate: int
+    k: int
+    src: int
+    local: Any
+    down: Any
+    total: Any
+    arrival: int
+    wires: int
+
+
+def gradient_flow(trace: Trace) -> Iterator[tuple[int, list[WireStep]]]:
+    """Each gate of the backward pass, in the order backward_steps takes them, with the steps
+    down its gradient-carrying wires (a constant wire has none), the running sums at forks."""
+    graph = trace.graph
+    assert trace.grads is not None
+    live = _live(trace)
+    wires = [0] * len(graph)
+    for gate in range(len(graph)):
+        if live[gate] and graph.is_gate(gate):
+            for i, d in zip(graph.args[gate], trace.downstream(gate), strict=True):
+                if d is not None:
+                    wires[i] += 1
+    got = [0] * len(graph)
+    acc: list[Any] = [None] * len(graph)
+    for gate in range(len(graph) - 1, -1, -1):
+        if not (live[gate] and graph.is_gate(gate)):
+            continue
+        local = trace.local[gate] or tuple(None for _ in graph.args[gate])
+        steps = []
+        for k, (i, d) in enumerate(zip(graph.args[gate], trace.downstream(gate), strict=True)):
+            if d is None:
+                continue
+            got[i] += 1
+            acc[i] = d if acc[i] is None else acc[i] + d
+            steps.append(WireStep(gate, k, i, local[k], d, acc[i], got[i], wires[i]))
+        yield gate, steps
