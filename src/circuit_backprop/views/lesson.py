@@ -156,7 +156,7 @@ def _cell(w: walkthrough.WireStep, number_format: NumberFormat) -> dict[str, Any
     """The gradient cell of the wire's source: ∂f/∂src so far."""
     text = number_format.value(w.total)
     if w.arrival < w.wires:
-        text += f"  (so far: {w.arrival} of {w.wires} wires)"
+        text += f"  ({w.arrival} of {w.wires})"
     return {"node": w.src, "text": text}
 
 
@@ -204,6 +204,8 @@ def _rows(trace: Trace, number_format: NumberFormat) -> list[dict[str, Any]]:
         grad = trace.grads[node] if trace.depends[node] else None
         rows.append({
             "node": node, "label": graph.label(node),
+            # (an unnamed gate by what it computes: an internal #id means nothing to a student)
+            "shown": graph.names[node] or graph.source(node, 24),
             "kind": "input" if graph.ops[node] == INPUT else "gate",
             "op": symbol(graph, node), "source": graph.source(node),
             "shape": show(shapes[node]) if shapes is not None else None,
@@ -219,12 +221,16 @@ def lesson_data(trace: Trace, number_format: NumberFormat, drawing: draw.Drawing
     """The JSON blob the page steps through."""
     graph = trace.graph
     steps = lesson_steps(trace, number_format, _Wires(drawing))
+    rows = _rows(trace, number_format)
+    reached = {cell["node"] for step in steps for cell in step.cells}
+    steps[-1].cells = [{"node": row["node"], "text": row["grad_text"]} for row in rows
+                       if row["grad"] is not None and row["node"] not in reached]
     return {
         "title": title, "output": graph.label(graph.output), "predict": predict,
         "tolerance": TOLERANCE, "tensor": hasattr(trace, "shapes"),
         "colors": {"value": draw.DOT_VALUE_COLOR.lower(), "grad": draw.DOT_GRAD_COLOR.lower()},
         "constants": [n for n in range(len(graph)) if graph.ops[n] == CONST],
-        "rows": _rows(trace, number_format),
+        "rows": rows,
         "steps": [step.__dict__ for step in steps],
     }
 
@@ -235,7 +241,10 @@ def inline_svg(svg: str) -> str:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
     svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
-    return re.sub(r'<svg width="[^"]*" height="[^"]*"', '<svg class="circuit"', svg, count=1)
+    size = re.search(r'<svg width="([\d.]+)pt" height="[^"]*"', svg)
+    most = f' style="max-width: {float(size.group(1)) * 1.6:.0f}px"' if size else ""
+    return re.sub(r'<svg width="[^"]*" height="[^"]*"', f'<svg class="circuit"{most}', svg,
+                  count=1)
 
 
 def build(trace: Trace, number_format: NumberFormat, title: str, predict: bool = False,
@@ -283,7 +292,7 @@ TEMPLATE = r"""<!DOCTYPE html>
   label.toggle { margin-left: 12px; user-select: none; }
   .keys { color: var(--muted); font-size: 13px; margin-left: auto; }
   #caption-box { background: white; border: 1px solid #d8dee4; border-left: 5px solid #8c959f;
-                 border-radius: 6px; padding: 10px 14px; margin-bottom: 12px; min-height: 7.2em; }
+                 border-radius: 6px; padding: 10px 14px; min-height: 9em; }
   #caption-box.forward { border-left-color: var(--value); }
   #caption-box.backward { border-left-color: var(--grad); }
   #heading { font-weight: 600; margin-bottom: 4px; }
@@ -299,10 +308,11 @@ TEMPLATE = r"""<!DOCTYPE html>
   #feedback.right { color: var(--value); }
   #feedback.wrong { color: var(--grad); }
   main { display: flex; gap: 16px; align-items: flex-start; }
-  #diagram { flex: 3 1 0; min-width: 0; background: white; border: 1px solid #d8dee4;
-             border-radius: 6px; padding: 6px; overflow: auto; }
-  svg.circuit { width: 100%; height: auto; display: block; }
-  #side { flex: 2 1 0; min-width: 260px; }
+  #diagram { background: white; border: 1px solid #d8dee4; border-radius: 6px; padding: 6px;
+             margin-bottom: 12px; overflow: auto; }
+  svg.circuit { width: 100%; height: auto; max-height: 58vh; display: block; margin: auto; }
+  #caption-box { flex: 3 1 0; min-width: 0; }
+  #side { flex: 2 1 0; min-width: 300px; }
   table { border-collapse: collapse; width: 100%; background: white; font-size: 14px; }
   th, td { border: 1px solid #d8dee4; padding: 3px 7px; text-align: left; vertical-align: top; }
   th { background: #f0f3f6; }
@@ -311,6 +321,7 @@ TEMPLATE = r"""<!DOCTYPE html>
   td.value { color: var(--value); }
   td.grad { color: var(--grad); }
   td .src { color: var(--muted); font-size: 12px; }
+  td:first-child { white-space: nowrap; }
   tr.lit td { background: #fff4d6; }
   td.fresh { outline: 2px solid var(--lit); outline-offset: -2px; }
   .legend { color: var(--muted); font-size: 13px; margin-top: 6px; }
@@ -333,7 +344,7 @@ TEMPLATE = r"""<!DOCTYPE html>
 <body>
 <h1>__TITLE__</h1>
 <div class="bar">
-  <button id="restart" title="Back to the start">⏮ Restart</button>
+  <button id="restart" title="Back to the start">Restart</button>
   <button id="prev" title="Previous step (←)">◀ Previous</button>
   <button id="play" title="Play or pause (space)">▶ Play</button>
   <button id="next" class="primary" title="Next step (→)">Next ▶</button>
@@ -342,6 +353,10 @@ TEMPLATE = r"""<!DOCTYPE html>
   <span id="score"></span>
   <span class="keys">keys: → next, ← previous, space play/pause</span>
 </div>
+<div id="diagram">
+__SVG__
+</div>
+<main>
 <div id="caption-box">
   <div id="heading"></div>
   <pre id="caption"></pre>
@@ -353,10 +368,6 @@ TEMPLATE = r"""<!DOCTYPE html>
   </div>
   <div id="feedback"></div>
 </div>
-<main>
-  <div id="diagram">
-__SVG__
-  </div>
   <div id="side">
     <table id="table">
       <thead><tr><th>node</th><th>value</th><th>∂out/∂node</th></tr></thead>
@@ -364,7 +375,8 @@ __SVG__
     </table>
     <div class="legend">Values (green) appear as the forward pass reaches them; gradients
       (red) as the backward pass sends them down the wires. Where a wire forks, its
-      gradient is the sum of what comes back along each branch.</div>
+      gradient is the sum of what comes back along each branch: "(2 of 3)" is its sum so far,
+      with 2 of its 3 wires in.</div>
   </div>
 </main>
 <script id="lesson-data" type="application/json">__DATA__</script>
@@ -415,11 +427,12 @@ __SVG__
   data.rows.forEach((r) => {
     const tr = document.createElement("tr");
     const name = document.createElement("td");
-    name.textContent = r.label + " ";
+    name.textContent = r.shown + " ";
     const src = document.createElement("span");
     src.className = "src";
-    src.textContent = r.kind === "input" ? "input" + (r.shape ? " " + r.shape : "")
-      : r.source + (r.shape ? "  " + r.shape : "");
+    const shape = r.shape ? "  shape " + r.shape : "";
+    src.textContent = (r.kind === "input" ? "input" : r.shown === r.source ? "" : r.source)
+      + shape;
     name.appendChild(src);
     const value = document.createElement("td");
     value.className = "num value";
