@@ -208,7 +208,7 @@ def _rows(trace: Trace, number_format: NumberFormat) -> list[dict[str, Any]]:
             "shown": graph.names[node] or graph.source(node, 24),
             "kind": "input" if graph.ops[node] == INPUT else "gate",
             "op": symbol(graph, node), "source": graph.source(node),
-            "shape": show(shapes[node]) if shapes is not None else None,
+            "shape": show(shapes[node]) if shapes is not None and shapes[node] else None,
             "value": _plain(trace.values[node]), "value_text": number_format.value(
                 trace.values[node]),
             "grad": _plain(grad), "grad_text": number_format.value(grad),
