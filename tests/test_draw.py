@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -18,12 +19,12 @@ inputs
   y = -4   ∂f/∂y = 38
   z = 19   ∂f/∂z = -5
 gates (forward ↓, backward ↑)
-  2  ──  2 │  — ──┐
-  y  ── -4 │ 38 ──┴─▶ [×] #4 = -8   ∂f/∂#4 = 19
-  x  ──  3 │ 19 ──┐
-  #4 ── -8 │ 19 ──┴─▶ [+] q = -5   ∂f/∂q = 19
-  q  ── -5 │ 19 ──┐
-  z  ── 19 │ -5 ──┴─▶ [×] f = -95   ∂f/∂f = 1   output
+  2   ──  2 │  — ──┐
+  y   ── -4 │ 38 ──┴─▶ [×] 2*y = -8   ∂f/∂(2*y) = 19
+  x   ──  3 │ 19 ──┐
+  2*y ── -8 │ 19 ──┴─▶ [+] q = -5   ∂f/∂q = 19
+  q   ── -5 │ 19 ──┐
+  z   ── 19 │ -5 ──┴─▶ [×] f = -95   ∂f/∂f = 1   output
 """
 
 # (from, to) -> (value, gradient) on each wire of the seed circuit, output wire included
@@ -133,7 +134,7 @@ def test_dag_shared_node_drawn_once(run):
     text = run("draw", SHARED, "--x", "0")
     assert text.exit_code == 0, text.stderr
     assert text.stdout.count("[σ] s") == 1
-    assert text.stdout.count("  s  ── ") == 3
+    assert len(re.findall(r"^  s +── ", text.stdout, re.MULTILINE)) == 3
     assert "∂f/∂s = 0.5 + 0.5 + 1 = 2" in text.stdout
 
 
@@ -246,3 +247,9 @@ def test_unknown_output_extension_is_refused(run, tmp_path):
     assert out.exit_code == 2
     assert "cannot tell the format" in out.stderr
     assert not target.exists()
+
+
+def test_readme_text_drawing_is_current(repo_dir: Path):
+    """The README shows the seed's text drawing as `circuit draw` prints it (no ids, #4)."""
+    readme = (repo_dir / "README.md").read_text(encoding="utf-8")
+    assert SEED_TEXT in readme

@@ -14,6 +14,7 @@ Everything is a loop over node ids (a topological order): nothing recurses.
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import subprocess
 from collections import deque
@@ -26,6 +27,7 @@ from rich.text import Text
 
 from circuit_backprop.core.arrays import show
 from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.errors import UsageError, close_matches
 from circuit_backprop.views.numberformat import (
@@ -49,6 +51,12 @@ DOT_GRAD_COLOR = "#cf222e"  # red, as cs231n draws gradients
 INSTALL_HINT = "install Graphviz: apt-get install graphviz  (macOS: brew install graphviz)"
 FANOUT_FOLLOWED = 8  # --around does not follow the uses of a node used by more gates than this
 MAX_FORK_TERMS = 4  # a fork's sum lists at most this many terms, then "…"
+TEXT_LIMIT = 20  # an unnamed gate's source text, in the text drawing, is cut to this length
+DOT_LIMIT = 10  # ... and inside its circle in DOT, where it is shown whole or not at all
+WIDE_LINE = 14  # a gate whose Σ line is longer than this is drawn as an ellipse
+PORT_ANGLE = 35  # degrees off the wire at its arrowhead for an input's number, and how far
+PORT_DISTANCE = 1.8  # (in units of 10 points): clear of the arrowhead
+COMMUTATIVE = frozenset({"add", "mul", "max", "min"})  # in-wires need no port numbers
 
 
 @dataclass
@@ -190,13 +198,65 @@ def _too_many(trace: Trace, shown: int, limit: int, center: int | None,
 # --- shared labels -------------------------------------------------------------------------------
 
 
-def ref(trace: Trace, node: int) -> str:
+def ref(trace: Trace, node: int, limit: int = TEXT_LIMIT) -> str:
     """How a drawing refers to a node: a constant by its number (at the default precision,
-    whatever the drawing's), anything else by its label."""
-    graph = trace.graph
-    if graph.ops[node] == CONST:
+    whatever the drawing's), anything else by its name (`gate_text`). Never an internal id."""
+    if trace.graph.ops[node] == CONST:
         return DEFAULT_FORMAT.value(trace.values[node])
-    return graph.label(node)
+    return gate_text(trace.graph, node, limit)
+
+
+def gate_text(graph: Graph, node: int, limit: int = TEXT_LIMIT) -> str:
+    """A node as a picture names it: by its statement name (`q`, `dot`), else, for a gate with
+    no name of its own, by what it computes: its source text (`2*y`, `exp(-dot)`; outer
+    parentheses dropped), shortened to `limit` characters, else its op. Never `#4`: an internal
+    id means nothing to a student (tables and --around still accept it)."""
+    name = graph.names[node]
+    if name is not None:
+        return name
+    text = _unwrap(graph.source(node, 4 * limit))
+    if not text or text.startswith("#"):
+        return graph.op(node).name if graph.is_gate(node) else text
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _unwrap(text: str) -> str:
+    """`(1 + exp(-x))` -> `1 + exp(-x)`; `(a) * (b)` stays as it is."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, char in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1].strip()
+    return text
+
+
+def _is_simple(text: str) -> bool:
+    """A name, a number or a call (`exp(-a)`): no parentheses needed around it after ∂."""
+    text = text.rstrip("′")
+    call = re.fullmatch(r"[\w.]+(\(.*\))", text)
+    if call:
+        return _unwrap(call.group(1)) != call.group(1)
+    return text.replace(".", "").replace("_", "").replace("…", "").isalnum()
+
+
+def text_names(drawing: Drawing) -> dict[int, str]:
+    """What the text drawing calls each node it shows (`ref`). Two unnamed gates with the same
+    source text (an expanded def's body, used twice) are told apart by primes: `-a`, `-a′`."""
+    trace = drawing.trace
+    graph = trace.graph
+    shown = sorted(set(drawing.nodes) | set(drawing.stubs))
+    names: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for node in shown:
+        label = ref(trace, node)
+        if graph.names[node] is None and graph.is_gate(node):
+            count = seen.get(label, 0)
+            seen[label] = count + 1
+            label += "′" * count
+        names[node] = label
+    return names
 
 
 SMALL_ARRAY = 4  # a wire's array shows its numbers up to this many elements, else its shape
@@ -233,9 +293,9 @@ def fork_sum(drawing: Drawing, node: int, number_format: NumberFormat) -> str:
     return f"{shown} = {number_format.value(trace.grads[node])}"
 
 
-def _grad_name(trace: Trace, node: int) -> str:
-    graph = trace.graph
-    return f"∂{graph.label(graph.output)}/∂{graph.label(node)}"
+def _grad_name(out: str, name: str) -> str:
+    """∂f/∂x; ∂f/∂(2*y) for a gate named by its source text."""
+    return f"∂{out}/∂{name if _is_simple(name) else f'({name})'}"
 
 
 # --- text ----------------------------------------------------------------------------------------
@@ -246,18 +306,20 @@ def text_drawing(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FO
 
     Each in-wire line shows where the wire comes from, its value and, after │, the gradient sent
     back along it: `x ── 3 │ 19 ──┐`. A node used by several gates is defined once (an input
-    line, or its gate's ▶ line) and referenced by name on each wire it feeds.
+    line, or its gate's ▶ line) and referenced by name on each wire it feeds; a gate without a
+    name is referred to by its source text (`2*y ── -8`), never by an internal id.
     """
     number_format = wire_format(drawing.trace, number_format)
     trace = drawing.trace
     graph = trace.graph
     backward = drawing.gradients
-    out = graph.label(graph.output)
+    names = text_names(drawing)
+    out = gate_text(graph, graph.output)
     text = Text()
     legend = f"value │ gradient ∂{out}/∂wire" if backward else "value"
     title = f"Circuit for {out}"
     if drawing.around is not None:
-        title += (f", around {graph.label(drawing.around)} (depth {drawing.depth}: "
+        title += (f", around {names[drawing.around]} (depth {drawing.depth}: "
                   f"{len(drawing.nodes)} of {drawing.total} nodes)")
     text.append(f"{title}: inputs at the top, output at the bottom; each wire: {legend}\n",
                 style="bold")
@@ -265,12 +327,12 @@ def text_drawing(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FO
     inputs = [i for i in drawing.nodes if graph.ops[i] == INPUT]
     if inputs:
         text.append("inputs\n", style="bold")
-        name_w = max(len(graph.label(i)) for i in inputs)
+        name_w = max(len(names[i]) for i in inputs)
         value_w = max(len(number_format.value(trace.values[i])) for i in inputs)
         for i in inputs:
-            text.append(f"  {graph.label(i):<{name_w}} = ")
+            text.append(f"  {names[i]:<{name_w}} = ")
             text.append(f"{number_format.value(trace.values[i]):<{value_w}}", style=VALUE_STYLE)
-            _append_node_grad(text, drawing, i, number_format)
+            _append_node_grad(text, drawing, i, number_format, names)
             text.append("\n")
 
     gates = [g for g in drawing.nodes if graph.args[g]]
@@ -278,7 +340,7 @@ def text_drawing(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FO
     lines = [w for w in drawing.wires if w.dst in chosen]
     if not gates:
         return text
-    refs = {w.src: ref(trace, w.src) for w in lines}
+    refs = {w.src: names[w.src] for w in lines}
     for node, label in refs.items():
         if node not in chosen and graph.ops[node] != CONST:
             refs[node] = label + "…"  # drawn outside this part of the circuit
@@ -308,18 +370,17 @@ def text_drawing(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FO
                 continue
             else:
                 text.append(" ──┴─▶ ")
-            name = graph.label(g)
-            text.append(f"[{symbol(graph, g)}] {name} = ", style="bold")
+            text.append(f"[{symbol(graph, g)}] {names[g]} = ", style="bold")
             text.append(number_format.value(trace.values[g]), style="bold " + VALUE_STYLE)
-            _append_node_grad(text, drawing, g, number_format)
+            _append_node_grad(text, drawing, g, number_format, names)
             if g == graph.output:
                 text.append("   output", style="bold")
             text.append("\n")
     return text
 
 
-def _append_node_grad(text: Text, drawing: Drawing, node: int,
-                      number_format: NumberFormat) -> None:
+def _append_node_grad(text: Text, drawing: Drawing, node: int, number_format: NumberFormat,
+                      names: dict[int, str]) -> None:
     """After a node: its gradient, as the sum over its out-wires when it forks."""
     trace = drawing.trace
     graph = trace.graph
@@ -331,7 +392,8 @@ def _append_node_grad(text: Text, drawing: Drawing, node: int,
     assert trace.grads is not None
     if not trace.depends[node]:
         return
-    text.append(f"   {_grad_name(trace, node)} = ")
+    out = names.get(graph.output) or gate_text(graph, graph.output)
+    text.append(f"   {_grad_name(out, names[node])} = ")
     if node == graph.output:
         text.append("1", style=GRAD_STYLE)
     elif n_out > 1:
@@ -369,12 +431,12 @@ def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT,
     trace = drawing.trace
     graph = trace.graph
     backward = drawing.gradients
-    out = graph.label(graph.output)
+    out = gate_text(graph, graph.output)
     caption = f"circuit for {out}: wires show value (green)"
     if backward:
         caption += f" and gradient ∂{out}/∂wire (red)"
     if drawing.around is not None:
-        caption += (f"; around {graph.label(drawing.around)}, depth {drawing.depth} "
+        caption += (f"; around {gate_text(graph, drawing.around)}, depth {drawing.depth} "
                     f"({len(drawing.nodes)} of {drawing.total} nodes)")
     label = _quote(caption)
     if title:
@@ -385,18 +447,18 @@ def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT,
         "  graph [rankdir=LR, fontname=\"Helvetica\", fontsize=11, nodesep=0.35, ranksep=0.6,",
         f"         labelloc={'t' if title else 'b'}, label={label}];",
         "  node [fontname=\"Helvetica\", fontsize=14];",
-        "  edge [fontname=\"Helvetica\", fontsize=11, arrowsize=0.7];",
+        # decorate: a line ties each value/gradient label to its own wire, where wires run close
+        "  edge [fontname=\"Helvetica\", fontsize=11, arrowsize=0.7, decorate=true];",
     ]
     for node in drawing.nodes:
         lines.append(f"  n{node} [{_node_attrs(drawing, node, number_format)}];")
     for node in drawing.stubs:
-        label = html.escape(ref(trace, node)) + " …"
+        label = html.escape(ref(trace, node, DOT_LIMIT)) + " …"
         lines.append(f"  n{node} [label=<{label}>, shape=box, style=dashed, color=gray50, "
                      "fontcolor=gray40];")
     for w in drawing.wires:
         attrs = f"label={_wire_label(w.value, w.grad, backward, number_format)}"
-        if len(graph.args[w.dst]) > 1:
-            attrs += f', headlabel="{w.k + 1}", labelfontsize=8, labelfontcolor=gray50'
+        attrs += _port_attrs(graph, w)
         lines.append(f"  n{w.src} -> n{w.dst} [{attrs}];")
     if graph.output in set(drawing.nodes):
         lines.append(f"  out [label={_quote(out)}, shape=plaintext, fontsize=16];")
@@ -406,30 +468,55 @@ def to_dot(drawing: Drawing, number_format: FormatOrPrecision = DEFAULT_FORMAT,
     return "\n".join(lines) + "\n"
 
 
+def _ordered(graph: Graph, node: int) -> bool:
+    """Does the order of the gate's inputs matter (x / y, not x + y)?"""
+    return len(graph.args[node]) > 1 and graph.ops[node] not in COMMUTATIVE
+
+
+def _port_attrs(graph: Graph, w: Wire) -> str:
+    """Where the order of a gate's inputs matters, each in-wire is numbered by a small label
+    beside its arrowhead, clear of it: the gate is drawn with `ordering=in`, so input 1 comes
+    in on top; its number goes above its wire (labelangle < 0) and the others' below it."""
+    if not _ordered(graph, w.dst):
+        return ""
+    angle = -PORT_ANGLE if w.k == 0 else PORT_ANGLE
+    return (f', headlabel="{w.k + 1}", labelangle={angle}, labeldistance={PORT_DISTANCE}, '
+            f"labelfontsize=9, labelfontcolor=gray40")
+
+
 def _node_attrs(drawing: Drawing, node: int, number_format: NumberFormat) -> str:
     trace = drawing.trace
     graph = trace.graph
     kind = graph.ops[node]
     fork = ""
+    wide = False  # a long Σ line: an ellipse, not a circle as wide as the line is long
     if drawing.is_fork(node) and trace.depends[node]:
         if drawing.gradients:
-            fork = "<br/>" + _font(f"Σ {fork_sum(drawing, node, number_format)}", DOT_GRAD_COLOR,
-                                   10)
+            total = f"Σ {fork_sum(drawing, node, number_format)}"
+            wide = len(total) > WIDE_LINE
+            fork = "<br/>" + _font(total, DOT_GRAD_COLOR, 10)
         else:
             fork = "<br/>" + _font(f"forks ×{len(drawing.out_wires[node])}", "gray40", 10)
     if kind == INPUT:
-        label = f"<<b>{html.escape(graph.label(node))}</b>{fork}>"
+        label = f"<<b>{html.escape(gate_text(graph, node))}</b>{fork}>"
         return (f"label={label}, shape=box, style=\"rounded,filled\", fillcolor=\"#dbeafe\", "
                 "color=\"#1d4ed8\"")
     if kind == CONST:
         label = f"<{html.escape(number_format.value(trace.values[node]))}>"
         return "label=" + label + ", shape=box, style=filled, fillcolor=\"#eeeeee\", color=gray60"
-    name = graph.label(node)
-    label = f"<<b>{html.escape(symbol(graph, node))}</b><br/>{_font(name, 'gray25', 10)}{fork}>"
-    attrs = f"label={label}, shape=circle, margin=0.02"
+    # its name, or what it computes when that is short (`w0*x0`); a longer source text would
+    # blow the circle up, so the op's symbol alone names the gate and the text is its tooltip
+    name = gate_text(graph, node, DOT_LIMIT)
+    sub = "" if name.endswith("…") else "<br/>" + _font(name, "gray25", 10)
+    label = f"<<b>{html.escape(symbol(graph, node))}</b>{sub}{fork}>"
+    attrs = f"label={label}, shape={'ellipse' if wide else 'circle'}, margin=0.02"
+    if _ordered(graph, node):
+        attrs += ", ordering=in"  # input 1 on top (see _port_attrs)
     note = trace.kink(node)
     if note:
         attrs += f", tooltip={_quote(note)}, color=orange"
+    elif not sub:
+        attrs += f", tooltip={_quote(graph.source(node))}"
     if node == graph.output:
         attrs += ", peripheries=2, style=\"bold,filled\", fillcolor=\"#fff3c4\""
     return attrs
