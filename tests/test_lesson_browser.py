@@ -232,3 +232,27 @@ def test_screenshot_is_a_page_of_the_expected_size(browser, tmp_path, name):
     if os.environ.get("LESSON_SCREENSHOTS"):  # (to look at them, or refresh docs/lesson.png)
         image.save(os.path.join(os.environ["LESSON_SCREENSHOTS"], f"{name}.png"))
     _no_network_and_no_errors(browser, page)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (REPO / "circuits").glob("*.circ")))
+def test_every_example_circuit_plays_offline(browser, tmp_path, name):
+    page = tmp_path / f"{name}.html"
+    circuit = cb.Circuit.load(REPO / "circuits" / f"{name}.circ")
+    result = circuit.backward(circuit.random_values(0))
+    result.lesson().save(page)
+    browser.get_log("browser")
+    browser.get_log("performance")
+    browser.get(page.as_uri())
+    states = _walk(browser)
+    assert states[-1]["heading"].startswith("Done")
+    gates = [g for g in result.gates if g.op not in ("input", "const")]
+    assert [s["lit"] for s in states if s["heading"].startswith("Backward pass · the")] == [
+        [f"n{gates[-1].id}"]]
+    assert browser.execute_script(
+        "return document.querySelectorAll('#diagram .hidden-label').length") == 0
+    table = _table(browser)
+    for g in result.gates:
+        if g.op != "const":
+            assert table[str(g.id)] == [result.number_format.value(g.value),
+                                        result.number_format.value(g.grad)]
+    _no_network_and_no_errors(browser, page)

@@ -417,6 +417,8 @@ __SVG__
       if (colour(t) === data.colors.value) valueLabels.push([m[1], t]);
       else if (colour(t) === data.colors.grad) gradLabels.push([key, t]);
     });
+    // (the short line that ties a wire's label to it: hidden while its numbers are)
+    g.querySelectorAll("polyline").forEach((t) => valueLabels.push([m[1], t]));
   });
 
   // --- the table ---
