@@ -169,21 +169,11 @@ def backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
     graph = trace.graph
     assert trace.grads is not None
     out = graph.label(graph.output)
-    live = _live(trace)
-    wires = [0] * len(graph)  # gradient-carrying out-wires of each node: they all add up
-    for gate in range(len(graph)):
-        if live[gate] and graph.is_gate(gate):
-            for i, d in zip(graph.args[gate], trace.downstream(gate), strict=True):
-                if d is not None:
-                    wires[i] += 1
-    got = [0] * len(graph)
-    acc = [0.0] * len(graph)
     start = Text(f"start at the output: ∂{out}/∂{out} = ")
     start.append("1", style=GRAD_STYLE)
     yield start
-    for gate in range(len(graph) - 1, -1, -1):
-        if not (live[gate] and graph.is_gate(gate)):
-            continue
+    for gate, steps in gradient_flow(trace):
+        sent = {step.k: step for step in steps}
         up = trace.grads[gate]
         me = wire_label(trace.graph, gate)
         stage = Text()
@@ -192,32 +182,29 @@ def backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
         stage.append("\n")
         stage.append(f"    upstream ∂{out}/∂{me} = ")
         stage.append(number_format.value(up), style=GRAD_STYLE)
-        local = trace.local[gate] or tuple(None for _ in graph.args[gate])
-        down = trace.downstream(gate)
         for k, i in enumerate(graph.args[gate]):
             stage.append("\n    ")
             src = wire_label(trace.graph, i)
-            if local[k] is None or down[k] is None:
+            step = sent.get(k)
+            if step is None or step.local is None:
                 stage.append(f"{src}: a constant wire, no gradient flows into it", style="dim")
                 continue
             formula = local_formula(graph, gate, k)
-            number = number_format.value(local[k])
+            number = number_format.value(step.local)
             shown = number if formula == number else f"{formula} = {number}"
             stage.append(f"local ∂{me}/∂{src} = {shown}; sends ")
-            stage.append(f"{number_format.value(up)} × {number_format.term(local[k])} = ")
-            stage.append(number_format.value(down[k]), style=GRAD_STYLE)
+            stage.append(f"{number_format.value(up)} × {number_format.term(step.local)} = ")
+            stage.append(number_format.value(step.down), style=GRAD_STYLE)
             stage.append(f" to {src}")
-            got[i] += 1
-            acc[i] += down[k]
             grad = f"∂{out}/∂{src}"
-            if wires[i] > 1:
-                stage.append(f"   {grad} += {number_format.value(down[k])} → ")
-                stage.append(number_format.value(acc[i]), style=GRAD_STYLE)
-                done = "all in" if got[i] == wires[i] else "more to come"
-                stage.append(f"  (fork: wire {got[i]} of {wires[i]}, {done})")
+            if step.wires > 1:
+                stage.append(f"   {grad} += {number_format.value(step.down)} → ")
+                stage.append(number_format.value(step.total), style=GRAD_STYLE)
+                done = "all in" if step.arrival == step.wires else "more to come"
+                stage.append(f"  (fork: wire {step.arrival} of {step.wires}, {done})")
             else:
                 stage.append(f"   {grad} = ")
-                stage.append(number_format.value(acc[i]), style=GRAD_STYLE)
+                stage.append(number_format.value(step.total), style=GRAD_STYLE)
         yield stage
 
 
@@ -261,41 +248,30 @@ def tensor_backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator
     graph = trace.graph
     shapes = trace.shapes  # type: ignore[attr-defined]
     out = graph.label(graph.output)
-    live = _live(trace)
-    wires = [0] * len(graph)
-    for gate in range(len(graph)):
-        if live[gate] and graph.is_gate(gate):
-            for i, d in zip(graph.args[gate], trace.downstream(gate), strict=True):
-                if d is not None:
-                    wires[i] += 1
-    got = [0] * len(graph)
-    acc: list = [None] * len(graph)
     start = Text(f"start at the output: ∂{out}/∂{out} = ")
     start.append("1", style=GRAD_STYLE)
     yield start
-    for gate in range(len(graph) - 1, -1, -1):
-        if not (live[gate] and graph.is_gate(gate)):
-            continue
+    for gate, steps in gradient_flow(trace):
+        sent = {step.k: step for step in steps}
         me = graph.label(gate)
         stage = Text()
         stage.append(f"{me} = {graph.source(gate)}   ({symbol(graph, gate)} gate)", style="bold")
         stage.append(f"\n    upstream ∂{out}/∂{me} {show(shapes[gate])}")
         _value(stage, number_format.value(trace.grads[gate]), 6, GRAD_STYLE)
-        for k, (i, d) in enumerate(zip(graph.args[gate], trace.downstream(gate), strict=True)):
+        for k, i in enumerate(graph.args[gate]):
             src = wire_label(graph, i)
-            if d is None:
+            step = sent.get(k)
+            if step is None:
                 stage.append(f"\n    {src}: no gradient flows into it", style="dim")
                 continue
             stage.append(f"\n    ∂{out}/∂{src} = {gradient_rule(trace, gate, k)}"
                          f"   {show(shapes[i])}")
-            _value(stage, number_format.value(d), 6, GRAD_STYLE)
-            got[i] += 1
-            acc[i] = d if acc[i] is None else acc[i] + d
-            if wires[i] > 1:
-                done = "all in" if got[i] == wires[i] else "more to come"
-                stage.append(f"\n    fork: ∂{out}/∂{src} += this (wire {got[i]} of {wires[i]},"
-                             f" {done}), so far")
-                _value(stage, number_format.value(acc[i]), 6, GRAD_STYLE)
+            _value(stage, number_format.value(step.down), 6, GRAD_STYLE)
+            if step.wires > 1:
+                done = "all in" if step.arrival == step.wires else "more to come"
+                stage.append(f"\n    fork: ∂{out}/∂{src} += this (wire {step.arrival} of "
+                             f"{step.wires}, {done}), so far")
+                _value(stage, number_format.value(step.total), 6, GRAD_STYLE)
         yield stage
 
 
