@@ -170,7 +170,9 @@ def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, need
                 raise _gradient_error(graph, node, op, xs, "the local gradient is not finite",
                                       bad, k)
             kept.append(d)  # (a local that is one number, such as +'s 1, stays one: it broadcasts)
-        sent = tuple(None if d is None else sum_to_input(downstream(up, d), x)
+        # (a local of exactly 1, as +'s, passes the upstream gradient on as it is: no copy)
+        sent = tuple(None if d is None else
+                     sum_to_input(up if d.ndim == 0 and d == 1.0 else downstream(up, d), x)
                      for d, x in zip(kept, xs, strict=True))
         # the tables show each wire's local gradient with the gate's shape (a view: no copy)
         local_out: tuple[Any, ...] | None = tuple(
