@@ -423,11 +423,11 @@ def to_json(trace: Trace, inputs: dict[str, float]) -> dict[str, Any]:
     graph = trace.graph
     backward = trace.grads is not None
     doc = to_json_head(trace, inputs)
-    doc["gates"] = [_gate_json(trace, node, backward) for node in range(len(graph))]
+    doc["gates"] = [gate_json(trace, node, backward) for node in range(len(graph))]
     return doc
 
 
-def _gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
+def gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
     graph = trace.graph
     line, column = graph.position(node)
     gate: dict[str, Any] = {

@@ -30,6 +30,7 @@ from circuit_backprop.views.report import (
     FittedTable,
     _extra_cells,
     _extra_columns,
+    gate_json,
     local_formula,
     output_line,
     symbol,
@@ -223,31 +224,23 @@ def to_json(trace: Trace, inputs: dict[str, Any]) -> dict[str, Any]:
     }
     if backward:
         doc["gradients"] = {name: plain(trace.grads[node]) for name, node in graph.inputs.items()}
-    doc["gates"] = [_gate_json(trace, node, backward) for node in range(len(graph))]
+    doc["gates"] = [_tensor_gate_json(trace, node, backward) for node in range(len(graph))]
     return doc
 
 
-def _gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
+def _tensor_gate_json(trace: Trace, node: int, backward: bool) -> dict[str, Any]:
+    """report.py's gate record, its numbers as nested lists, with the gate's shape, its rule
+    per wire and its integer arguments."""
     graph = trace.graph
-    line, column = graph.position(node)
-    gate: dict[str, Any] = {
-        "id": node, "name": graph.names[node], "op": graph.ops[node],
-        "inputs": list(graph.args[node]), "shape": list(trace.shapes[node]),
-        "value": plain(trace.values[node]),
-    }
+    gate = gate_json(trace, node, backward)
+    gate["shape"] = list(trace.shapes[node])
+    gate["value"] = plain(trace.values[node])
     if backward:
         gate["grad"] = plain(trace.grads[node])
-        local = trace.local[node]
-        gate["local"] = ([plain(d) for d in local] if local is not None
-                         else [None] * len(graph.args[node]))
-        gate["downstream"] = [plain(d) for d in trace.downstream(node)]
+        gate["local"] = [plain(d) for d in gate["local"]]
+        gate["downstream"] = [plain(d) for d in gate["downstream"]]
         if graph.is_gate(node):
             gate["rule"] = [gradient_rule(trace, node, k) for k in range(len(graph.args[node]))]
     if node in graph.params:
         gate["params"] = list(graph.params[node])
-    gate["source"] = graph.source(node)
-    gate["line"] = line
-    gate["column"] = column
-    gate["note"] = None
     return gate
-

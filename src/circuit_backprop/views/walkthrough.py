@@ -164,14 +164,19 @@ def _live(trace: Trace) -> list[bool]:
     return [live[i] and trace.depends[i] for i in range(len(graph))]
 
 
+def _start(out: str) -> Text:
+    """The backward pass's first stage: the output's own gradient."""
+    start = Text(f"start at the output: ∂{out}/∂{out} = ")
+    start.append("1", style=GRAD_STYLE)
+    return start
+
+
 def backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
     """Each gate, in reverse order: upstream × local = what it sends down each input wire."""
     graph = trace.graph
     assert trace.grads is not None
     out = graph.label(graph.output)
-    start = Text(f"start at the output: ∂{out}/∂{out} = ")
-    start.append("1", style=GRAD_STYLE)
-    yield start
+    yield _start(out)
     for gate, steps in gradient_flow(trace):
         sent = {step.k: step for step in steps}
         up = trace.grads[gate]
@@ -248,9 +253,7 @@ def tensor_backward_steps(trace: Trace, number_format: NumberFormat) -> Iterator
     graph = trace.graph
     shapes = trace.shapes  # type: ignore[attr-defined]
     out = graph.label(graph.output)
-    start = Text(f"start at the output: ∂{out}/∂{out} = ")
-    start.append("1", style=GRAD_STYLE)
-    yield start
+    yield _start(out)
     for gate, steps in gradient_flow(trace):
         sent = {step.k: step for step in steps}
         me = graph.label(gate)
