@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cache
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -41,11 +42,21 @@ IGNORED_AT_END = "IGNORED_AT_END"  # the lexer's name for the end, after any ign
 
 
 class Tok(str):
-    """A token: its text, its terminal name, and its [start, end) offsets in the source."""
+    """A token: its text, its terminal name (`type`), and its [start, end) offsets in the source.
 
-    type: str
+    Each terminal has its own subclass of Tok (token_class), which holds `type`: a token sets
+    only its offsets, two attributes instead of three (a million-gate circuit makes millions).
+    """
+
+    type: str  # (the class's: see token_class)
     start_pos: int
     end_pos: int
+
+
+@cache
+def token_class(kind: str) -> type[Tok]:
+    """The subclass of Tok for the tokens of one terminal: its `type` is `kind`."""
+    return type(f"Tok_{kind}", (Tok,), {"type": kind})
 
 
 class _Splice(list):
@@ -73,6 +84,7 @@ class RuleSpec:
     plan: list[tuple[int, bool, int]]  # the children Lark's tree builder keeps: see _child_plan
     trailing: int  # Nones to append (`[x]` placeholders at the end)
     expand1: bool  # a `?rule`: a single child passes through
+    expansion: list[str]  # the names of its symbols, terminals and rules, as in the grammar
 
 
 @dataclass
@@ -96,7 +108,7 @@ def tables_from_lark(lark: Lark) -> Tables:
         plan, trailing = _child_plan(rule)
         alias = str(rule.alias) if rule.alias else None  # (plain str: Lark's are Tokens)
         rules.append(RuleSpec(len(rule.expansion), str(rule.origin.name), alias, plan, trailing,
-                              bool(rule.options.expand1)))
+                              bool(rule.options.expand1), [str(s.name) for s in rule.expansion]))
     states = {
         state: {
             symbol: ["shift", arg] if action.name == "Shift" else ["reduce", index[arg]]
@@ -165,9 +177,13 @@ class LeanParser:
         self.lexer = re.compile(tables.lexer, re.DOTALL)
         self.keywords = tables.keywords
         self.kept_terminals = set(tables.kept)
+        # the lexer's group that matches each kind of token: its own, but NAME for a keyword
+        self.groups = {kind: "NAME" if kind in self.keywords.values() else kind
+                       for kind in tables.kept}
         self.segment_end = segment_end
-        self.segments: dict[tuple, _Segment] = {}  # see _segment
-        reducers = [(r.size, r.origin, *_reducer(r, builder_type)) for r in tables.rules]
+        self.segments: dict[tuple, Callable] = {}  # line replays: see _segment
+        unread = _unread_rules(tables.rules, builder_type)
+        reducers = [(r.size, r.origin, *_reducer(r, builder_type, unread)) for r in tables.rules]
 
         # The table, each action as (what, arg): SHIFT to state arg; PASS, a `?rule: child`
         # whose child's value passes through (only the state changes); REDUCE by (size, origin,
@@ -213,6 +229,10 @@ class LeanParser:
                builder: Any) -> None:
         # One regular-expression scan for the whole chunk, the token kinds read in one pass:
         # per-token work in Python is what a million-gate file pays for, so there is little.
+        # A chunk is small (CHUNK): its match objects, about 400 bytes each (a token every
+        # four characters or so), are still in the processor's cache when its lines are run.
+        # With 64 KB chunks (7 MB of match objects each), the 1M-gate circuits parsed 15-20%
+        # slower.
         matches = list(self.lexer.finditer(text, pos, stop))
         kinds = list(map(_LASTGROUP, matches))
         chunk = text[pos:stop]
@@ -223,23 +243,26 @@ class LeanParser:
         while kinds and kinds[-1] == IGNORED_AT_END:  # ignored text at the end, and the end
             kinds.pop()
             matches.pop()
-        bad = kinds.index("CHAR") if "CHAR" in kinds else len(kinds)
-        end, segment = self.segment_end, self._segment
+        # (An unexpected character is a token of kind CHAR, which no state of the table
+        # accepts: the walk of its line raises the syntax error, as for any unexpected token.)
+        end, segments = self.segment_end, self.segments
         start = 0
         while True:
             try:
-                line_end = kinds.index(end, start, bad) + 1
+                line_end = kinds.index(end, start) + 1
             except ValueError:
                 break
-            segment(state_stack, value_stack, kinds[start:line_end], matches, start, builder)
+            line = kinds[start:line_end]
+            key = (*map(id, state_stack), None, *line)  # see _segment
+            replay = segments.get(key)
+            if replay is None:
+                self._segment(key, state_stack, value_stack, line, matches, start, builder)
+            else:
+                replay(builder, value_stack, state_stack, matches, start)
             start = line_end
-        rest = kinds[start:bad]  # the end of the program with no new line, or up to a bad char
+        rest = kinds[start:]  # the end of the program, with no new line
         self._feed(state_stack, value_stack, rest, self._tokens(rest, matches, start),
-                   matches[start:bad], builder)
-        if bad < len(kinds):
-            m = matches[bad]
-            raise LalrSyntaxError(m.start("CHAR"), m.group("CHAR"), "CHAR",
-                                  self._expected(state_stack))
+                   matches[start:], builder)
 
     def _tokens(self, kinds: list[str], matches: list[re.Match], start: int) -> list[Tok | None]:
         """The values a line's tokens put on the stack: a Tok if a rule keeps it, else None."""
@@ -247,53 +270,29 @@ class LeanParser:
         return [_token(matches[start + i], kind) if kind in kept else None
                 for i, kind in enumerate(kinds)]
 
-    def _segment(self, state_stack: list, value_stack: list, kinds: list[str],
+    def _segment(self, key: tuple, state_stack: list, value_stack: list, kinds: list[str],
                  matches: list[re.Match], start: int, builder: Any) -> None:
-        """Run one line's tokens (kinds[i] is matches[start + i]) through the table.
+        """Run one line's tokens (kinds[i] is matches[start + i]) through the table, the first
+        time a line of its shape comes.
 
         What the LALR table does depends only on the stack of states and the kinds of the
         tokens (NAME, "+", ...), never on their text. So the first line of each shape (`NAME =
-        NAME * NUMBER`, from the same stack of states) runs step by step and is recorded as a
-        short program: which callbacks to call, with which tokens and earlier results, and the
-        stack it leaves. Every later line of that shape replays the program: the same callbacks
-        in the same order with the same children, without the table walk. On a generated
-        million-gate circuit, with a handful of shapes, this removes most of the parser's steps.
+        NAME * NUMBER`, from the same stack of states: `key`) runs step by step and is recorded
+        as a replay: a function that calls the same callbacks in the same order with the same
+        children, and leaves the stacks as the table walk did (see _Recorder.replay). Every
+        later line of that shape is run by its replay (see _chunk), without the table walk. On a
+        generated million-gate circuit, with a handful of shapes, that is nearly every line.
         """
-        key = (*map(id, state_stack), None, *kinds)
-        segment = self.segments.get(key)
-        if segment is None:
-            tokens = self._tokens(kinds, matches, start)
-            line = matches[start : start + len(kinds)]
-            recorder = None
-            if (len(self.segments) < MAX_SEGMENTS and len(state_stack) <= MAX_KEYED_DEPTH
-                    and len(kinds) <= MAX_RECORDED_TOKENS):
-                recorder = _Recorder(len(value_stack))
-            self._feed(state_stack, value_stack, kinds, tokens, line, builder, recorder)
-            if recorder is not None:
-                self.segments[key] = recorder.segment(state_stack, kinds, self.kept_terminals)
-            return
-        low = segment.low
-        env = value_stack[low:]  # the stack values it reads, the tokens, then its results
-        tokens = [None] * len(kinds)
-        for i in segment.kept:
-            tokens[i] = _token(matches[start + i], kinds[i])
-        env += tokens
-        push = env.append
-        for f, n, a, b, c in segment.program:
-            if n == 2:
-                push(f(builder, env[a], env[b]))
-            elif n == 1:
-                push(f(builder, env[a]))
-            elif n == 3:
-                push(f(builder, env[a], env[b], env[c]))
-            elif n == 0:
-                push(f(builder))
-            else:  # the callback takes the rule's whole list of children
-                push(f(builder, [env[i] for i in a]))
-        del value_stack[low:]
-        value_stack += [env[i] for i in segment.values]
-        del state_stack[low + 1 :]
-        state_stack += segment.states
+        tokens = self._tokens(kinds, matches, start)
+        line = matches[start : start + len(kinds)]
+        recorder = None
+        if (len(self.segments) < MAX_SEGMENTS and len(state_stack) <= MAX_KEYED_DEPTH
+                and len(kinds) <= MAX_RECORDED_TOKENS):
+            recorder = _Recorder(len(value_stack))
+        self._feed(state_stack, value_stack, kinds, tokens, line, builder, recorder)
+        if recorder is not None:
+            self.segments[key] = recorder.replay(state_stack, kinds, self.kept_terminals,
+                                                 self.groups)
 
     def _feed(self, state_stack: list, value_stack: list, kinds: list[str], tokens: list,
               matches: list, builder: Any, recorder: _Recorder | None = None) -> None:
@@ -340,31 +339,19 @@ class LeanParser:
         return {s for s in state_stack[-1] if s.isupper() or s == "$END"}
 
 
-CHUNK = 1 << 16  # characters scanned at a time (then up to the end of that line)
+CHUNK = 1 << 12  # characters scanned at a time (then up to the end of that line): see _chunk
 MAX_KEYED_DEPTH = 16  # a line ends with a stack this deep at most, in a valid program
 MAX_SEGMENTS = 4096  # shapes of line recorded, at most (a few hundred bytes each)
 MAX_RECORDED_TOKENS = 256  # a longer line (a 100,000-deep expression) is not worth recording
-
-
-@dataclass
-class _Segment:
-    """A recorded line: see LeanParser._segment. Indices are into the replay's `env` list."""
-
-    low: int  # the value stack's lowest height during the line: what lies below is untouched
-    program: tuple[tuple[Any, int, Any, int, int], ...]  # (callback, n, a, b, c): see _segment
-    values: tuple[int, ...]  # the value stack above `low` afterwards
-    states: list[Any]  # the state stack above `low` afterwards
-    kept: tuple[int, ...]  # the line's tokens that are read (the others stay None)
 
 
 class _Recorder:
     """Follows one run of _feed symbolically: where each value on the stack comes from (a value
     that was on the stack before, a token of the line, or a callback's result)."""
 
-    OLD, TOKEN, RESULT = 0, 1, 2
+    OLD, TOKEN, RESULT, NONE = 0, 1, 2, 3  # NONE: the value of a rule no one reads
 
     def __init__(self, height: int) -> None:
-        self.height = height
         self.refs: list[tuple[int, int]] = [(self.OLD, p) for p in range(height)]
         self.low = height
         self.steps: list[tuple[Any, Any, list[tuple[int, int]]]] = []
@@ -385,31 +372,78 @@ class _Recorder:
         if callback is None:
             refs.append(children[0])
             return
+        if callback is _nothing:  # (no call to replay: its value is None)
+            refs.append((self.NONE, 0))
+            return
         self.steps.append((callback, direct, children))
         refs.append((self.RESULT, len(self.steps) - 1))
 
-    def segment(self, state_stack: list, kinds: list[str], kept_terminals: set[str]) -> _Segment:
-        low, height, ntokens = self.low, self.height, len(kinds)
-        used: set[int] = set()  # the tokens the replay must make: those something reads
+    def replay(self, state_stack: list, kinds: list[str], kept_terminals: set[str],
+               groups: dict[str, str]) -> Callable[[Any, list, list, list, int], None]:
+        """The recorded line as a function, replay(builder, value_stack, state_stack, matches,
+        start), that does what the table walk did on it. For `v1 = v0 * 1.5` after the first
+        line (the line's tokens are matches[start], matches[start + 1], ...):
 
-        def index(ref: tuple[int, int]) -> int:
+            def replay(builder, value_stack, state_stack, matches, start):
+                # NAME EQUAL NAME STAR NUMBER _NL
+                m = matches[start + 0]
+                t0 = Tok_NAME(m.group('NAME'))
+                t0.start_pos, t0.end_pos = m.span('NAME')
+                ... (t2 and t4 alike)
+                r0 = f0(builder, t2)  # name
+                r1 = f1(builder, t4)  # number
+                r2 = f2(builder, r0, r1)  # mul
+                r3 = f3(builder, t0, r2)  # assign
+                value_stack[0:] = [None, None]
+                state_stack[1:] = states
+
+        f0, f1, ... are the callbacks (here the builder class's methods name, number, ...),
+        Tok_NAME is token_class("NAME"), and `states` the states the walk left. The function is
+        written as source text and compiled once, as the standard library's namedtuple and
+        dataclasses make their methods: a replay is then one call, its values in local
+        variables, rather than a loop interpreting a list of steps (most of the parser's own
+        time, on a generated million-gate circuit). Its text is kept as its `source` attribute,
+        to read.
+        """
+        low = self.low
+        namespace: dict[str, Any] = {"states": state_stack[low + 1 :]}
+        used: set[int] = set()  # the tokens it must make: those something reads
+
+        def value(ref: tuple[int, int]) -> str:
             kind, i = ref
             if kind == self.OLD:
-                return i - low
-            if kind == self.TOKEN and kinds[i] in kept_terminals:  # (others are None)
+                return f"value_stack[{i}]"  # (the key fixes the stack's height: so is this)
+            if kind == self.RESULT:
+                return f"r{i}"
+            if kind == self.TOKEN and kinds[i] in kept_terminals:
                 used.add(i)
-            return height - low + i + (ntokens if kind == self.RESULT else 0)
+                return f"t{i}"
+            return "None"  # a token no rule keeps, or the value of a rule no one reads
 
-        program = []
-        for callback, direct, children in self.steps:
-            if direct is not None and len(direct[1]) <= 3:
-                method, positions = direct
-                args = [index(children[p]) for p in positions]
-                program.append((method, len(args), *args, *[0] * (3 - len(args))))
-            else:
-                program.append((callback, -1, tuple(index(c) for c in children), 0, 0))
-        values = tuple(index(r) for r in self.refs[low:])
-        return _Segment(low, tuple(program), values, state_stack[low + 1 :], tuple(sorted(used)))
+        calls = []
+        for j, (callback, direct, children) in enumerate(self.steps):
+            if direct is not None:  # method(builder, *children at positions)
+                f, args = direct[0], [value(children[p]) for p in direct[1]]
+            else:  # callback(builder, children)
+                f, args = callback, ["[" + ", ".join(map(value, children)) + "]"]
+            namespace[f"f{j}"] = f
+            calls.append(f"r{j} = f{j}({', '.join(['builder', *args])})  # {f.__name__}")
+        values = ", ".join(value(ref) for ref in self.refs[low:])
+        lines = ["def replay(builder, value_stack, state_stack, matches, start):",
+                 f"# {' '.join(kinds)}"]
+        for i in sorted(used):
+            kind, group = kinds[i], repr(groups[kinds[i]])
+            namespace[f"Tok_{kind}"] = token_class(kind)
+            lines += [f"m = matches[start + {i}]",  # (what _token does, written out)
+                      f"t{i} = Tok_{kind}(m.group({group}))",
+                      f"t{i}.start_pos, t{i}.end_pos = m.span({group})"]
+        lines += calls
+        lines += [f"value_stack[{low}:] = [{values}]", f"state_stack[{low + 1}:] = states"]
+        source = "\n    ".join(lines) + "\n"
+        exec(source, namespace)  # (the text is made here, from the recording: no one's input)
+        replay = namespace["replay"]
+        replay.source = source
+        return replay
 
 
 _LASTGROUP = attrgetter("lastgroup")
@@ -430,27 +464,57 @@ def _reduce(state_stack: list, value_stack: list, arg: tuple, builder: Any) -> N
 
 def _token(m: re.Match, kind: str) -> Tok:
     group = m.lastgroup  # (a keyword is lexed as a NAME)
-    token = Tok(m.group(group))
-    token.type = kind
+    token = token_class(kind)(m.group(group))
     token.start_pos, token.end_pos = m.span(group)
     return token
 
 
 def _nothing(builder: Any, children: list) -> None:
+    """The callback of a rule whose value no one reads: a replay skips it (see _Recorder)."""
     return None
 
 
-def _reducer(rule: RuleSpec, builder_type: type) -> tuple[Callable[[Any, list], Any] | None, Any]:
+def _unread_rules(rules: list[RuleSpec], builder_type: type) -> set[str]:
+    """The rules whose values no callback ever reads.
+
+    The start rule's children are the program's statements, and nobody needs that list: each
+    statement acts on the builder when it is reduced, and the start rule's callback only
+    finishes the graph. Any other rule's value is read if a rule that contains it reads its
+    children: one with a builder method, or one without (a `_rule`, spliced into its parent; a
+    `?rule`, whose child passes up; Lark's helper for a repetition, such as __start_star_0)
+    whose own value is read. What is left unread here: `_stmt`, `_sep` and the helper that
+    repeats them. The parser makes no value for those (see _reducer), which on a generated
+    million-line circuit is three calls a line fewer.
+    """
+    def reads_children(rule: RuleSpec) -> bool:
+        if rule.origin == "start":
+            return False
+        return (rule.origin in read
+                or getattr(builder_type, rule.alias or rule.origin, None) is not None)
+
+    read: set[str] = set()
+    grew = True
+    while grew:  # (until nothing changes: a helper may contain itself)
+        before = len(read)
+        read.update(name for rule in rules if reads_children(rule) for name in rule.expansion)
+        grew = len(read) > before
+    return {rule.origin for rule in rules} - read
+
+
+def _reducer(rule: RuleSpec, builder_type: type,
+             unread: set[str]) -> tuple[Callable[[Any, list], Any] | None, Any]:
     """The rule's callback, callback(builder, children) (None: its one child passes through),
     and (method, positions) when all it does is call method(builder, *children at positions),
-    method being the builder class's function for the rule."""
+    method being the builder class's function for the rule. A rule that no builder method is
+    for and whose value no one reads (see _unread_rules) gets _nothing."""
     origin = rule.origin
     name = rule.alias or origin
-    if origin == "start" or origin.startswith("__start"):
-        # statements act when they are reduced; the program's list of them is not needed
-        return (builder_type.start if origin == "start" else _nothing), None
+    if origin == "start":
+        return builder_type.start, None  # (called with its children, which it ignores)
     plan, trailing = rule.plan, rule.trailing
     method = getattr(builder_type, name, None)
+    if method is None and origin in unread:
+        return _nothing, None
     simple = not trailing and all(not expand and not nones for _, expand, nones in plan)
     if method is None and origin.startswith("_"):
         if simple and len(plan) == 1:  # (the usual `_rule`: one child, spliced in)
