@@ -16,7 +16,6 @@ import argparse
 import gc
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -27,6 +26,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+# A benchmark writes nothing into the installed package: no bytecode from this process, nor
+# from the commands it runs (main sets PYTHONDONTWRITEBYTECODE for them; see startup).
+sys.dont_write_bytecode = True
 
 import gen  # noqa: E402
 import micrograd_style  # noqa: E402
@@ -47,31 +49,23 @@ def timed(fn, repeat: int = 1) -> tuple[float, object]:  # noqa: ANN001
 
 
 def run_command(cmd: list[str], stdout_path: str | None = None) -> tuple[float, int]:
-    """Wall time and peak RSS (KB) of a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall time and peak RSS (KB) of a child process, as GNU time measures them: the child's
+    own rusage from wait4 (its peak, or that of a process it forked and waited for, such as
+    `--json`'s second writer), not the peak of every child this benchmark ran."""
     out = open(stdout_path, "w") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - start
-    if stdout_path:
-        out.close()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before)
-
-
-def peak_rss_kb(cmd: list[str]) -> int:
-    """Peak RSS of one child, via GNU time when available."""
-    gnu_time = shutil.which("time") or "/usr/bin/time"
-    if not os.path.exists(gnu_time):
-        return -1
-    proc = subprocess.run([gnu_time, "-f", "%M", *cmd], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-    try:
-        return int(proc.stderr.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return -1
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # (reaped here, not by Popen)
+        if stdout_path:
+            out.close()
+        if proc.returncode != 0:
+            err.seek(0)
+            message = err.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {message}")
+    return elapsed, usage.ru_maxrss
 
 
 def engine_bench(path: Path, repeat: int, with_torch: bool, rows: list[str]) -> None:
@@ -135,41 +129,59 @@ def torch_eager(graph, wiring: list, leaves: dict[int, float]) -> float:  # noqa
     return float(tensors[next(iter(graph.inputs.values()))].grad)
 
 
+STOCK_SCRIPT = (
+    "import sys; from importlib import resources; from lark import Lark; "
+    "g = resources.files('circuit_backprop.lang').joinpath('grammar.lark').read_text(); "
+    "p = Lark(g, parser='lalr', maybe_placeholders=True); "
+    "p.parse(open(sys.argv[1]).read())"
+)
+
+
 def end_to_end(path: Path, workdir: Path, rows: list[str], repeat: int) -> None:
+    """`repeat` rounds of: the --json run, the table view, stock Lark's tree. The ratio is taken
+    within each round, between runs a minute apart (this machine's speed drifts by 15-30% over
+    minutes), and the median of the rounds is reported."""
     out_json = str(workdir / "out.json")
-    json_times = [run_command([CIRCUIT, "backward", str(path), "--json"], out_json)[0]
-                  for _ in range(repeat)]
-    table_times = [run_command([CIRCUIT, "backward", str(path)], str(workdir / "out.txt"))[0]
-                   for _ in range(repeat)]
-    json_peak = peak_rss_kb([CIRCUIT, "backward", str(path), "--json"])
-    stock_script = (
-        "import sys; from importlib import resources; from lark import Lark; "
-        "g = resources.files('circuit_backprop.lang').joinpath('grammar.lark').read_text(); "
-        "p = Lark(g, parser='lalr', maybe_placeholders=True); "
-        "p.parse(open(sys.argv[1]).read())"
-    )
-    stock, _ = run_command([sys.executable, "-c", stock_script, str(path)])
+    json_times, table_times, stock_times, ratios, peaks = [], [], [], [], []
+    for _ in range(repeat):
+        j, peak = run_command([CIRCUIT, "backward", str(path), "--json"], out_json)
+        t, _ = run_command([CIRCUIT, "backward", str(path)], str(workdir / "out.txt"))
+        stock, _ = run_command([sys.executable, "-c", STOCK_SCRIPT, str(path)])
+        json_times.append(j)
+        table_times.append(t)
+        stock_times.append(stock)
+        ratios.append(stock / j)
+        peaks.append(peak)
     j, t = statistics.median(json_times), statistics.median(table_times)
     size = os.path.getsize(out_json) / 1e6
     rows.append(
-        f"| {path.stem} | {j:.2f} s ({size:.0f} MB of JSON) | {t:.2f} s | {stock:.2f} s |"
-        f" {stock / j:.1f}× | {json_peak / 1024:.0f} MB |"
+        f"| {path.stem} | {j:.2f} s ({size:.0f} MB of JSON) | {t:.2f} s |"
+        f" {statistics.median(stock_times):.2f} s | {statistics.median(ratios):.1f}×"
+        f" ({', '.join(f'{r:.1f}' for r in ratios)}) | {max(peaks) / 1024:.0f} MB |"
     )
 
 
-def startup(rows: list[str], repeat: int = 31) -> None:
+def startup(rows: list[str], workdir: Path, repeat: int = 31) -> None:
     """Side by side, alternating. Twice: as this environment runs Python, and with bytecode
     caching on (PYTHONDONTWRITEBYTECODE unset), as on a usual machine: with it set, Python
-    compiles circuit's own modules again at every start, while site-packages come precompiled."""
+    compiles circuit's own modules again at every start, while site-packages come precompiled.
+
+    The compiled runs keep their bytecode in a folder of this benchmark's own
+    (PYTHONPYCACHEPREFIX, for both commands alike), and the others write none, so nothing is
+    written into the installed package (nor deleted there): "as is" is what this machine runs,
+    reading whatever bytecode the installation has (none, in an editable install)."""
     base = [sys.executable, "-c", "import typer, rich, lark"]
     ours = [CIRCUIT, "eval", "(x + 2*y)*z", "--x", "3", "--y", "-4", "--z", "19"]
     cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    cached["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     compiled = "bytecode compiled, as `pip install .` leaves it"
+    package = Path(circuit_backprop.__file__).parent
+    if any(package.rglob("*.pyc")):  # (`pip install .`, or someone's run with caching on)
+        print(f"note: {package} holds compiled bytecode, which the 'as is' runs read")
     for label, env in (("as is", None), (compiled, cached)):
-        if env is None:  # as is: no bytecode left over from an earlier run with caching on
-            shutil.rmtree(Path(circuit_backprop.__file__).parent / "__pycache__", True)
-        else:
-            subprocess.run(ours, env=env, stdout=subprocess.DEVNULL)  # writes the caches
+        if env is not None:  # write the caches of everything both commands import
+            subprocess.run(ours, env=env, stdout=subprocess.DEVNULL)
+            subprocess.run(base, env=env, stdout=subprocess.DEVNULL)
         b_times, o_times = [], []
         for _ in range(repeat):
             for cmd, times in ((base, b_times), (ours, o_times)):
@@ -198,11 +210,13 @@ def main() -> None:
     parser.add_argument("--gates", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5,
                         help="runs of circuit's engine after its first")
-    parser.add_argument("--e2e-repeat", type=int, default=1, help="runs of each whole command")
+    parser.add_argument("--e2e-repeat", type=int, default=1,
+                        help="rounds of the end-to-end runs (each: --json, table, stock Lark)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch eager")
     parser.add_argument("--only", choices=["engine", "e2e", "startup"], help="one part only")
     args = parser.parse_args()
     sys.setrecursionlimit(10_000)
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # (for every command run: see the imports)
     workdir = Path(tempfile.mkdtemp(prefix="circuit-bench-"))
     wide, chain = workdir / "wide.circ", workdir / "chain.circ"
     wide.write_text(gen.wide(args.gates))
@@ -221,9 +235,9 @@ def main() -> None:
         engine_bench(path, args.repeat, not args.no_torch, rows)
         print(rows[-1], flush=True)
     print()
-    print(f"## End to end (wall time, median of {args.e2e_repeat})")
+    print(f"## End to end (wall time, median of {args.e2e_repeat} rounds)")
     print("| file | `circuit backward F --json > out.json` | table view | stock Lark LALR tree "
-          "of F | ratio | peak RSS (--json) |")
+          "of F | ratio, stock ÷ --json (each round's) | peak RSS (--json) |")
     print("|---|---|---|---|---|---|")
     rows = []
     for path in (wide, chain) if args.only in (None, "e2e") else ():
@@ -235,7 +249,7 @@ def main() -> None:
     print("|---|---|")
     rows = []
     if args.only in (None, "startup"):
-        startup(rows)
+        startup(rows, workdir)
         depth(workdir, rows)
     print("\n".join(rows))
     shutil.rmtree(workdir, ignore_errors=True)
