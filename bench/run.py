@@ -137,28 +137,34 @@ STOCK_SCRIPT = (
 )
 
 
-def end_to_end(path: Path, workdir: Path, rows: list[str], repeat: int) -> None:
-    """`repeat` rounds of: the --json run, the table view, stock Lark's tree. The ratio is taken
-    within each round, between runs a minute apart (this machine's speed drifts by 15-30% over
-    minutes), and the median of the rounds is reported."""
+def end_to_end(path: Path, workdir: Path, rows: list[str], repeat: int) -> list[str]:
+    """`repeat` rounds of: the --json run, stock Lark's tree, the --json run again, the table
+    view. Each round's ratio is stock Lark's time over the mean of the two --json runs around
+    it (this machine's speed drifts by 15-30% over minutes, and stock Lark takes a minute);
+    the median of the rounds is reported. Returns a line per round."""
     out_json = str(workdir / "out.json")
-    json_times, table_times, stock_times, ratios, peaks = [], [], [], [], []
+    json_cmd = [CIRCUIT, "backward", str(path), "--json"]
+    json_times, table_times, stock_times, ratios, peaks, rounds = [], [], [], [], [], []
     for _ in range(repeat):
-        j, peak = run_command([CIRCUIT, "backward", str(path), "--json"], out_json)
-        t, _ = run_command([CIRCUIT, "backward", str(path)], str(workdir / "out.txt"))
+        before, peak = run_command(json_cmd, out_json)
         stock, _ = run_command([sys.executable, "-c", STOCK_SCRIPT, str(path)])
-        json_times.append(j)
-        table_times.append(t)
+        after, _ = run_command(json_cmd, out_json)
+        table, _ = run_command([CIRCUIT, "backward", str(path)], str(workdir / "out.txt"))
+        ours = (before + after) / 2
+        json_times += [before, after]
+        table_times.append(table)
         stock_times.append(stock)
-        ratios.append(stock / j)
+        ratios.append(stock / ours)
         peaks.append(peak)
-    j, t = statistics.median(json_times), statistics.median(table_times)
+        rounds.append(f"{path.stem}: --json {before:.2f} s, stock Lark {stock:.2f} s, --json "
+                      f"{after:.2f} s: {stock / ours:.1f}×; table view {table:.2f} s")
     size = os.path.getsize(out_json) / 1e6
     rows.append(
-        f"| {path.stem} | {j:.2f} s ({size:.0f} MB of JSON) | {t:.2f} s |"
-        f" {statistics.median(stock_times):.2f} s | {statistics.median(ratios):.1f}×"
-        f" ({', '.join(f'{r:.1f}' for r in ratios)}) | {max(peaks) / 1024:.0f} MB |"
+        f"| {path.stem} | {statistics.median(json_times):.2f} s ({size:.0f} MB of JSON) |"
+        f" {statistics.median(table_times):.2f} s | {statistics.median(stock_times):.2f} s |"
+        f" {statistics.median(ratios):.1f}× | {max(peaks) / 1024:.0f} MB |"
     )
+    return rounds
 
 
 def startup(rows: list[str], workdir: Path, repeat: int = 31) -> None:
@@ -211,7 +217,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5,
                         help="runs of circuit's engine after its first")
     parser.add_argument("--e2e-repeat", type=int, default=1,
-                        help="rounds of the end-to-end runs (each: --json, table, stock Lark)")
+                        help="rounds of the end-to-end runs (see end_to_end)")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch eager")
     parser.add_argument("--only", choices=["engine", "e2e", "startup"], help="one part only")
     args = parser.parse_args()
@@ -235,14 +241,16 @@ def main() -> None:
         engine_bench(path, args.repeat, not args.no_torch, rows)
         print(rows[-1], flush=True)
     print()
-    print(f"## End to end (wall time, median of {args.e2e_repeat} rounds)")
+    print(f"## End to end (wall time; medians of {args.e2e_repeat} rounds: see end_to_end)")
     print("| file | `circuit backward F --json > out.json` | table view | stock Lark LALR tree "
-          "of F | ratio, stock ÷ --json (each round's) | peak RSS (--json) |")
+          "of F | ratio, stock ÷ --json | peak RSS (--json) |")
     print("|---|---|---|---|---|---|")
-    rows = []
+    rows, rounds = [], []
     for path in (wide, chain) if args.only in (None, "e2e") else ():
-        end_to_end(path, workdir, rows, args.e2e_repeat)
+        rounds += end_to_end(path, workdir, rows, args.e2e_repeat)
         print(rows[-1], flush=True)
+    for line in rounds:
+        print(f"- {line}")
     print()
     print("## Start-up (median of 31, alternating)")
     print("| command | wall |")
