@@ -7,6 +7,7 @@ Each test reproduces a row of the issue and checks the numbers against ones comp
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -89,3 +90,120 @@ def test_torch_program_of_a_constant_def_says_there_is_no_gradient(run) -> None:
     text = run("torch", "def k(a) = 5; f = k(x)", "--x", "2").stdout
     assert "f.backward()" not in text and "f.retain_grad()" not in text
     assert "return torch.tensor(5.0, dtype=torch.float64)" in text
+
+
+# --- circuit plot: a range that does not contain the point, and other edge cases ---------------
+
+
+def _plot_json(run, source: str, *args: str) -> dict:
+    out = run("plot", source, "--wrt", "x", *args, "--json")
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+
+
+def _grid(stdout: str, height: int = 18) -> list[str]:
+    """The plot's rows, each the characters right of the y-axis's │."""
+    return [line.split("│", 1)[1] for line in stdout.splitlines()[:height]]
+
+
+def test_plot_of_a_range_without_the_point_draws_the_range_and_says_where_it_is(run) -> None:
+    out = run("plot", "x*x", "--x", "3", "--wrt", "x", "--range", "0:1")
+    assert out.exit_code == 0, out.output
+    rows = _grid(out.stdout)
+    assert "●" not in out.stdout.split("\n• ")[0]  # not drawn: it is not in the range
+    assert [r.rstrip()[-1:] for r in rows].count("→") == 1  # an arrow at the right edge
+    assert rows[0].rstrip().endswith("→")  # f(3) = 9 is above the curve's values too
+    assert sum(r.count("•") for r in rows) > 50
+    assert "(3, 9): outside the range plotted (x from 0 to 1), to its right" in out.stdout
+    assert "slope ∂f/∂x = 6" in out.stdout
+    data = _plot_json(run, "x*x", "--x", "3", "--range", "0:1", "--points", "5")
+    assert data["xs"] == [0, 0.25, 0.5, 0.75, 1]
+    assert data["ys"] == [pytest.approx(x * x) for x in data["xs"]]
+    assert data["tangent"] == [pytest.approx(9 + 6 * (x - 3)) for x in data["xs"]]
+
+
+def test_plot_arrow_is_level_with_the_point_on_the_side_it_is() -> None:
+    from circuit_backprop.core import engine
+    from circuit_backprop.lang.parse import parse
+    from circuit_backprop.views import plot
+
+    graph = parse("f = x*x")
+    data = plot.sample(engine.run(graph, {"x": -0.5}), "x", 0.0, 1.0, points=101)
+    assert data.side == "left"
+    rows = [line.plain.split("│", 1)[1] for line in plot.text_lines(data)[:18]]
+    # the axis: the curve's 0..1 and 5% either side; f(-0.5) = 0.25 on the row it falls on
+    ylo, yhi = -0.05, 1.05
+    level = round((yhi - 0.25) / (yhi - ylo) * 17)
+    assert [k for k, r in enumerate(rows) if r.startswith("←")] == [level]
+
+
+@pytest.mark.parametrize(("range_text", "message"), [
+    ("1:1", "its two ends are the same number"),
+    ("2:1", "the smaller end comes first"),
+    ("nan:1", "finite numbers"),
+    ("0:inf", "finite numbers"),
+])
+def test_plot_of_an_empty_or_reversed_range_is_a_usage_error(run, range_text, message) -> None:
+    out = run("plot", "x*x", "--x", "3", "--wrt", "x", "--range", range_text)
+    assert out.exit_code == 2, out.output
+    assert message in out.stderr and "Traceback" not in out.output
+
+
+def test_plot_sample_refuses_a_reversed_range_too() -> None:
+    from circuit_backprop.core import engine
+    from circuit_backprop.errors import UsageError
+    from circuit_backprop.lang.parse import parse
+    from circuit_backprop.views import plot
+
+    trace = engine.run(parse("f = x*x"), {"x": 1.0})
+    with pytest.raises(UsageError, match="smaller end comes first"):
+        plot.sample(trace, "x", 2.0, 1.0)
+
+
+def test_plot_of_log_across_zero_skips_the_points_where_it_is_undefined(run) -> None:
+    data = _plot_json(run, "log(x)", "--x", "1", "--range", "-1:2", "--points", "31")
+    undefined = [x for x in data["xs"] if x <= 0]
+    assert data["skipped"] == len(undefined) == 11
+    assert data["ys"] == [None] * 11 + [pytest.approx(math.log(x)) for x in data["xs"][11:]]
+    out = run("plot", "log(x)", "--x", "1", "--wrt", "x", "--range", "-2:-1")
+    assert out.exit_code == 0, out.output
+    assert "all 201 points skipped: f is undefined there" in out.stdout
+    assert "to its right" in out.stdout
+
+
+def test_plot_of_a_constant_puts_every_point_on_one_row(run) -> None:
+    out = run("plot", "input x = 2\nf = 0*x + 20", "--wrt", "x")
+    assert out.exit_code == 0, out.output
+    rows = _grid(out.stdout)
+    curve = [k for k, r in enumerate(rows) if "•" in r or "●" in r]
+    assert len(curve) == 1 and "●" in rows[curve[0]]
+    assert out.stdout.splitlines()[curve[0]].lstrip().startswith("20 │")
+
+
+@pytest.mark.parametrize(("source", "args"), [
+    ("x*x", ["--x", "3", "--range", "-1e308:1e308"]),  # the range's width is beyond float64
+    ("x*1e300", ["--x", "1", "--range", "-1e8:1e8"]),  # values near float64's largest
+    ("x", ["--x", "1e308"]),  # the default range would end at infinity
+    ("x*x", ["--x", "1e150", "--range", "-1e308:1e308"]),  # the tangent beyond float64
+    ("x*x", ["--x", "3", "--range", "0:1e-300"]),  # a tiny range, the point far outside it
+    ("exp(x)", ["--x", "1", "--range", "0:800"]),  # exp overflows in the range
+])
+def test_plot_of_huge_values_is_a_plot(run, tmp_path, source, args) -> None:
+    out = run("plot", source, "--wrt", "x", *args)
+    assert out.exit_code == 0, out.output
+    assert "tangent at x" in out.stdout
+    data = _plot_json(run, source, *args, "--points", "21")
+    assert all(math.isfinite(x) for x in data["xs"]) and len(data["xs"]) == 21
+    assert data["xs"][0] < data["xs"][-1]
+    for x, y in zip(data["xs"], data["ys"], strict=True):
+        if y is not None:
+            assert y == pytest.approx(eval_plain(source, x), rel=1e-12)
+    png = tmp_path / "huge.png"
+    assert run("plot", source, "--wrt", "x", *args, "-o", png).exit_code == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def eval_plain(source: str, x: float) -> float:
+    """The few test functions above, in plain Python."""
+    return {"x*x": lambda: x * x, "x*1e300": lambda: x * 1e300, "x": lambda: x,
+            "exp(x)": lambda: math.exp(x)}[source]()
