@@ -7,20 +7,62 @@
 
 `str(err)` is exactly the message the command line prints after "error: ", so a notebook user
 and a terminal user read the same words. `err.to_json()` is the `--json` error object.
+
+User text quoted in a message (a name, a number, a token, a line of the program) is shortened,
+so that a 50 MB name makes a message of a few lines, not of 50 MB.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 EXIT_EVAL = 1  # a math error while evaluating: log of a negative, division by zero, ...
 EXIT_USAGE = 2  # bad source text, unknown names, bad inputs, unreadable files
-QUOTED_LINE_LIMIT = 200  # a quoted source line is cut to this many characters around the caret
+QUOTED_LINE_LIMIT = 80  # a quoted source line: this many characters around the caret
+WORD_LIMIT = 80  # a run of characters without a space (a name, a number, a token, a path)
+LINE_LIMIT = 480  # any one line of a message (a long list of names)
+ELLIPSIS = "…"
+_LONG_WORD = re.compile(rf"\S{{{WORD_LIMIT + 1},}}")
+
+
+def shorten(text: str, limit: int = WORD_LIMIT) -> str:
+    """`text` cut in the middle to `limit` characters, '…' where the cut is."""
+    if len(text) <= limit:
+        return text
+    head = limit // 2
+    return text[:head] + ELLIPSIS + text[len(text) - (limit - 1 - head):]
+
+
+def shorten_line(line: str) -> str:
+    """A line of a message with every overlong word shortened, and then the line itself."""
+    if len(line) > WORD_LIMIT:
+        line = _LONG_WORD.sub(lambda m: shorten(m.group()), line)
+    return shorten(line, LINE_LIMIT)
+
+
+def caret_window(text: str, column: int,
+                 width: int = QUOTED_LINE_LIMIT) -> tuple[str, int]:
+    """A line of at most `width` characters around `column` (1-based), '…' on each side that was
+    cut, and the caret's column in it (still under the same character)."""
+    if len(text) <= width:
+        return text, column
+    lo = max(0, min(column - 1 - width // 2, len(text) - width))
+    hi = lo + width
+    left = ELLIPSIS if lo > 0 else ""
+    right = ELLIPSIS if hi < len(text) else ""
+    return left + text[lo:hi] + right, column - lo + len(left)
 
 
 def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
-    """The choices closest to a misspelt word (difflib is imported only when one is needed)."""
+    """The choices closest to a misspelt word (difflib is imported only when one is needed).
+    Only choices whose length allows the cutoff are compared (difflib's ratio is at most
+    2·min(len)/(sum of lens)), so that a 5 MB name is no 5 s of difflib for no suggestion."""
+    choices = [c for c in choices if not (c or word)
+               or 2.0 * min(len(c), len(word)) / (len(c) + len(word)) >= cutoff]
+    if not choices:
+        return []
     import difflib
 
     return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
@@ -33,6 +75,7 @@ class CircuitError(Exception):
     kind = "usage"  # the `--json` error object's "kind"
 
     def __init__(self, message: str, details: list[str] | None = None) -> None:
+        message = shorten_line(message)
         super().__init__(message)
         self.message = message
         self.details = details or []
@@ -47,7 +90,11 @@ class CircuitError(Exception):
         return []
 
     def lines(self) -> list[str]:
-        return [self.message, *self.context_lines(), *(f"  {d}" for d in self.details)]
+        return [self.message, *self.context_lines(), *(f"  {d}" for d in self.short_details())]
+
+    def short_details(self) -> list[str]:
+        """The hints, each shortened (they may be appended to, and quote user text)."""
+        return [shorten_line(d) for d in self.details]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -57,7 +104,7 @@ class CircuitError(Exception):
         line, column = self.where() or (None, None)
         return {"schema": 1, "error": {
             "kind": self.kind, "message": self.message, "line": line, "column": column,
-            "details": list(self.details),
+            "details": self.short_details(),
         }}
 
     def _file_prefix(self) -> str:
@@ -109,12 +156,7 @@ class SourceError(CircuitError):
             at = f"  --> {prefix}{pos.line}:{pos.column}"
         else:
             at = f"  --> {pos.line}:{pos.column} (line {pos.line}, column {pos.column})"
-        text = pos.line_text.expandtabs(1)
-        caret_at = pos.column
-        if len(text) > QUOTED_LINE_LIMIT:  # keep a huge one-line program to one short screen
-            lo = max(0, pos.column - QUOTED_LINE_LIMIT // 2)
-            text = text[lo : lo + QUOTED_LINE_LIMIT]
-            caret_at = pos.column - lo
+        text, caret_at = caret_window(pos.line_text.expandtabs(1), pos.column)
         gutter = str(pos.line)
         return [at, f"  {gutter} | {text}", f"  {' ' * len(gutter)} | {' ' * (caret_at - 1)}^"]
 
@@ -158,8 +200,10 @@ class EvalError(CircuitError):
 
     def context_lines(self) -> list[str]:
         f = self.failure
-        lines = [f"  in gate {f.label}: {f.source}  (at {self._file_prefix()}{f.line}:{f.column})"]
+        lines = [f"  in gate {shorten(f.label)}: {shorten(f.source)}  "
+                 f"(at {self._file_prefix()}{f.line}:{f.column})"]
         if f.inputs:
-            lines.append("  its inputs: " + ", ".join(f"{label} = {value!r}"
-                                                       for label, value in f.inputs))
+            lines.append(shorten_line("  its inputs: " + ", ".join(
+                f"{shorten(label)} = {value!r}" for label, value in f.inputs)))
         return lines
+
