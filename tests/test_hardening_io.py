@@ -1,8 +1,9 @@
-"""Issue 14, messages that quote huge user text: a 5 MB name or a 5-million-digit number
-makes a message of a few lines, the caret still under its character."""
+"""Issue 14, input and output: a cap on the size of every source (file, pipe, FIFO, standard
+input), and messages that quote huge user text. Everything runs the real `circuit` command."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -12,8 +13,10 @@ from typing import Any
 import pytest
 
 import circuit_backprop as cb
-from circuit_backprop import errors
-from tests.conftest import circuit_command
+from circuit_backprop import api, errors
+from tests.conftest import CIRCUITS, circuit_command
+
+STAGED = str(CIRCUITS / "staged.circ")
 
 
 def _env() -> dict[str, str]:
@@ -25,6 +28,10 @@ def circuit(*args: str, stdin: Any = subprocess.DEVNULL, stdout: Any = subproces
     return subprocess.run(circuit_command() + list(args), stdin=stdin, stdout=stdout,
                           stderr=stderr, text=True, encoding="utf-8", env=_env(), timeout=120,
                           **kw)
+
+
+def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in p.stderr and "Exception ignored" not in p.stderr, p.stderr
 
 
 # --- huge user text in messages -------------------------------------------------------------
@@ -111,3 +118,131 @@ def test_caret_window_cuts_both_sides_and_keeps_the_caret_under_its_character() 
 def test_shorten_keeps_both_ends() -> None:
     assert errors.shorten("x" * 10 + "y" * 100 + "z" * 10, 21) == "x" * 10 + "…" + "z" * 10
     assert errors.shorten("short", 80) == "short"
+
+
+# --- the size of a source -------------------------------------------------------------------
+
+LIMIT_MESSAGE = "is larger than the source size limit"
+LIMIT_HINT = "raise the limit: --max-source-bytes BYTES"
+
+
+def test_dev_zero_as_a_source_file_is_refused_at_once_with_the_limit_and_the_option() -> None:
+    p = circuit("backward", "/dev/zero")
+    no_traceback(p)
+    assert p.returncode == 2
+    assert p.stderr.splitlines()[0] == (
+        "error: /dev/zero is larger than the source size limit (256 MiB)")
+    assert f"{LIMIT_HINT} (now {256 * 2**20})" in p.stderr
+    assert p.stdout == ""
+
+
+def test_dev_zero_on_standard_input_is_refused_at_once() -> None:
+    with open("/dev/zero", "rb") as zero:
+        p = circuit("backward", "-", stdin=zero)
+    no_traceback(p)
+    assert p.returncode == 2
+    assert p.stderr.startswith("error: <stdin> is larger than the source size limit (256 MiB)")
+
+
+def test_an_endless_pipe_on_standard_input_is_refused() -> None:
+    endless = subprocess.Popen(["yes", "f = 1"], stdout=subprocess.PIPE)
+    try:
+        p = circuit("backward", "-", "--max-source-bytes", "100000", stdin=endless.stdout)
+    finally:
+        endless.stdout.close()
+        endless.kill()
+        endless.wait()
+    assert p.returncode == 2
+    assert p.stderr.startswith(
+        "error: <stdin> is larger than the source size limit (100,000 bytes)")
+
+
+def test_an_endless_fifo_as_the_source_file_is_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "endless.circ"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"exec yes 'f = 1' > '{fifo}'"],
+                              stderr=subprocess.DEVNULL)
+    try:
+        p = circuit("eval", str(fifo), "--max-source-bytes", "4096")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert p.returncode == 2
+    assert p.stderr.startswith(f"error: {fifo} {LIMIT_MESSAGE} (4,096 bytes)")
+
+
+@pytest.mark.parametrize("command", [
+    ["eval", "/dev/zero"], ["backward", "/dev/zero"], ["draw", "/dev/zero"],
+    ["torch", "/dev/zero"], ["plot", "/dev/zero", "--wrt", "x"], ["lesson", "/dev/zero"],
+    ["grade", "/dev/zero", STAGED], ["grade", STAGED, "/dev/zero"],
+])
+def test_every_command_that_reads_a_source_has_the_limit_and_its_option(
+        command: list[str]) -> None:
+    p = circuit(*command, "--max-source-bytes", "1000")
+    no_traceback(p)
+    assert p.returncode == 2
+    assert p.stderr.startswith(f"error: /dev/zero {LIMIT_MESSAGE} (1,000 bytes)")
+    assert f"{LIMIT_HINT} (now 1000)" in p.stderr
+
+
+def test_the_limit_is_exact_a_source_of_that_size_runs_one_byte_more_does_not(
+        tmp_path: Path) -> None:
+    program = tmp_path / "padded.circ"
+    text = "f = 2 * 3  # " + "pad " * 30
+    program.write_text(text + "\n")
+    size = program.stat().st_size
+    fits = circuit("eval", str(program), "--max-source-bytes", str(size), "--json")
+    assert fits.returncode == 0, fits.stderr
+    assert json.loads(fits.stdout)["value"] == 6.0
+    refused = circuit("eval", str(program), "--max-source-bytes", str(size - 1))
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"error: {program} {LIMIT_MESSAGE} ({size - 1} bytes)")
+
+
+def test_a_regular_file_over_the_limit_is_refused_by_its_size_without_reading(
+        tmp_path: Path) -> None:
+    sparse = tmp_path / "huge.circ"  # 300 MiB that take no disk space
+    with open(sparse, "wb") as f:
+        f.truncate(300 * 2**20)
+    with pytest.raises(errors.SourceTooLarge) as info:
+        cb.Circuit.load(sparse)  # the API reads through read_file, with the default limit
+    assert str(info.value).splitlines()[0] == f"{sparse} {LIMIT_MESSAGE} (256 MiB)"
+    assert info.value.exit_code == 2
+
+
+class EndlessZeros(io.RawIOBase):
+    """A stream that never ends, counting what it was asked to read."""
+
+    def __init__(self) -> None:
+        self.given = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        assert size > 0, "an unbounded read"
+        self.given += size
+        return b"0" * size
+
+
+def test_read_file_reads_a_stream_to_the_limit_and_one_byte_no_further() -> None:
+    stream = EndlessZeros()
+    with pytest.raises(errors.SourceTooLarge):
+        api.read_file(stream, max_bytes=3 * 2**20 + 5, origin="<pipe>")
+    assert stream.given == 3 * 2**20 + 6
+
+
+def test_a_json_array_file_has_the_same_limit(tmp_path: Path) -> None:
+    values = tmp_path / "w.json"
+    values.write_text(json.dumps([1.5] * 1000))
+    p = circuit("eval", "f = sum(W)", "--W", f"@{values}", "--max-source-bytes", "100")
+    assert p.returncode == 2
+    assert p.stderr.startswith(f"error: {values} {LIMIT_MESSAGE} (100 bytes) "
+                               "(the value for 'W')")
+
+
+def test_the_help_of_each_command_documents_the_limit() -> None:
+    for command in ("eval", "backward", "draw", "torch", "plot", "lesson", "grade"):
+        p = circuit(command, "--help")
+        assert p.returncode == 0
+        assert "--max-source-bytes" in p.stdout and "256 MiB" in p.stdout, command

@@ -39,13 +39,45 @@ from circuit_backprop.views.numberformat import (
 # --- reading programs -----------------------------------------------------------------------
 
 
-def read_file(path: str | Path) -> str:
-    """A program file's text (UTF-8, a BOM dropped); a UsageError that says why it cannot be."""
-    path = Path(path)
+def read_file(source: str | Path | IO[bytes], *, max_bytes: int | None = None,
+              origin: str = "<stdin>") -> str:
+    """A program's text, from a file or from an open binary stream such as standard input (named
+    `origin`): UTF-8, a BOM dropped; a UsageError that says why it cannot be.
+
+    A source over `max_bytes` (default: errors.SOURCE_BYTES_LIMIT) is refused having read at
+    most `max_bytes` + 1 bytes of it (a regular file by its size, before reading), so that
+    /dev/zero, an endless pipe or a wrong file fails at once instead of filling the memory."""
+    import os
+    import stat
+
+    from circuit_backprop.errors import SOURCE_BYTES_LIMIT, SourceTooLarge
+
+    if max_bytes is None:
+        max_bytes = SOURCE_BYTES_LIMIT
+
+    def read_capped(stream: IO[bytes], name: str) -> bytearray:
+        data = bytearray()
+        while len(data) <= max_bytes:
+            chunk = stream.read(min(1 << 20, max_bytes + 1 - len(data)))
+            if not chunk:
+                return data
+            data += chunk
+        raise SourceTooLarge(name, max_bytes)
+
+    if not isinstance(source, (str, Path)):
+        try:
+            return decode(read_capped(source, origin), origin)
+        except OSError as e:
+            raise UsageError(f"cannot read {origin}: {e.strerror or e}") from None
+    path = Path(source)
     if path.is_dir():
         raise UsageError(f"{path} is a directory, not a circuit file")
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            info = os.fstat(f.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+                raise SourceTooLarge(str(path), max_bytes)
+            data = read_capped(f, str(path))
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except OSError as e:
@@ -53,7 +85,8 @@ def read_file(path: str | Path) -> str:
     return decode(data, str(path))
 
 
-def decode(data: bytes, origin: str) -> str:
+def decode(data: bytes | bytearray, origin: str) -> str:
+    """UTF-8 text, a BOM dropped; a UsageError naming the first byte that is not UTF-8."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -84,28 +117,35 @@ def parse_array(text: str, name: str = "value") -> Any:
     return _input_value(name, graph.defaults["value"])
 
 
-def read_array(path: str | Path, name: str = "value") -> Any:
+def read_array(path: str | Path, name: str = "value", *, max_bytes: int | None = None) -> Any:
     """An array from a file: .npy (NumPy's format), .json (nested lists) or .csv (rows of
-    numbers separated by commas)."""
+    numbers separated by commas). A .json or .csv file is text read as a program is (at most
+    `max_bytes`)."""
     import numpy as np
 
     path = Path(path)
     kind = path.suffix.lower()
     if kind not in (".npy", ".json", ".csv"):
         raise UsageError(f"--{name} @{path}: arrays are read from .npy, .json or .csv files")
+    cannot = f"cannot read an array for '{name}' from {path}"
     try:
         if kind == ".npy":
             value = np.load(path, allow_pickle=False)
         elif kind == ".json":
             import json
 
-            value = json.loads(path.read_text("utf-8"))
+            value = json.loads(read_file(path, max_bytes=max_bytes))
         else:
-            value = np.loadtxt(path, delimiter=",", dtype=np.float64)
+            import io
+
+            text = read_file(path, max_bytes=max_bytes)
+            value = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path} (the value for '{name}')") from None
-    except (OSError, ValueError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read an array for '{name}' from {path}: {err}") from None
+    except UsageError as err:
+        raise UsageError(f"{err.message} (the value for '{name}')", err.details) from None
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise UsageError(f"{cannot}: {err}") from None
     return _input_value(name, value)
 
 

@@ -32,6 +32,8 @@ from circuit_backprop.checks.options import (
     TorchOptions,
 )
 from circuit_backprop.errors import (
+    SOURCE_BYTES_LIMIT,
+    SOURCE_LIMIT_OPTION,
     CircuitError,
     SourceError,
     UsageError,
@@ -152,7 +154,8 @@ def looks_like_value(text: str) -> bool:
 NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
 
 
-def invocation(ctx: typer.Context, set_values: list[str]) -> Invocation:
+def invocation(ctx: typer.Context, set_values: list[str],
+               max_source_bytes: int = SOURCE_BYTES_LIMIT) -> Invocation:
     options = ctx.meta.get("circuit.options", [])
     following = ctx.meta.get("circuit.following", {})
     for name, value in ctx.meta.get("circuit.values", []):
@@ -182,20 +185,21 @@ def invocation(ctx: typer.Context, set_values: list[str]) -> Invocation:
             + ", ".join(repr(p) for p in positional),
             ["quote a program that contains spaces; give input values as --NAME VALUE"],
         )
-    text, origin, path_like = read_source(positional[0])
+    text, origin, path_like = read_source(positional[0], max_source_bytes)
     pairs = list(ctx.meta.get("circuit.values", []))
     for item in set_values:
         name, eq, value = item.partition("=")
         if not eq or not name:
             raise UsageError(f"--set expects NAME=VALUE, got {item!r}")
         pairs.append((name.strip(), value))
-    values = parse_values(pairs, ctx.meta.get("circuit.options", []))
+    values = parse_values(pairs, ctx.meta.get("circuit.options", []), max_source_bytes)
     return Invocation(text, origin, values, path_like)
 
 
-def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dict[str, Any]:
+def parse_values(pairs: list[tuple[str, str | None]], options: list[str],
+                 max_bytes: int = SOURCE_BYTES_LIMIT) -> dict[str, Any]:
     """--NAME VALUE pairs: numbers, arrays written as [[1, 2], [3, 4]], and @FILE (.npy, .json,
-    .csv)."""
+    .csv; a text file at most `max_bytes`)."""
     from circuit_backprop.api import parse_array, read_array
 
     values: dict[str, float] = {}
@@ -213,7 +217,7 @@ def parse_values(pairs: list[tuple[str, str | None]], options: list[str]) -> dic
             values[name] = parse_array(raw, name)
             continue
         if raw.startswith("@"):
-            values[name] = read_array(raw[1:], name)
+            values[name] = read_array(raw[1:], name, max_bytes=max_bytes)
             continue
         try:
             if not looks_like_number(raw):
@@ -247,16 +251,26 @@ def _option_hint(name: str, options: list[str]) -> list[str]:
     return [f"did you mean {' or '.join(close)}?"] if close else []
 
 
-def read_source(arg: str) -> tuple[str, str, bool]:
+def read_source(arg: str, max_bytes: int = SOURCE_BYTES_LIMIT) -> tuple[str, str, bool]:
     """Program text, where it came from, and whether SOURCE looked like a path."""
-    from circuit_backprop.api import decode, read_file
+    from circuit_backprop.api import read_file
 
     if arg == "-":
-        return decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", False
+        return read_file(standard_input(), max_bytes=max_bytes, origin="<stdin>"), "<stdin>", False
     has_separator = "/" in arg or os.sep in arg
     if arg.endswith(".circ") or (has_separator and os.path.exists(arg)):
-        return read_file(arg), arg, True
+        return read_file(arg, max_bytes=max_bytes), arg, True
     return arg, "<inline>", has_separator
+
+
+def standard_input() -> Any:
+    """Standard input's bytes; a UsageError when it is closed (`<&-`: Python's sys.stdin is then
+    None)."""
+    stream = sys.stdin
+    if stream is None:
+        raise UsageError("standard input is closed: there is no program to read for SOURCE '-'",
+                         ["give a .circ file or the program text instead, or pipe one in"])
+    return stream.buffer
 
 
 # --- output -----------------------------------------------------------------------------------
@@ -312,6 +326,10 @@ SetOption = Annotated[
     list[str],
     typer.Option("--set", metavar="NAME=VALUE", help="An input value (repeatable)."),
 ]
+MaxSourceOption = Annotated[int, typer.Option(
+    SOURCE_LIMIT_OPTION, metavar="BYTES", min=1,
+    help=f"Refuse a SOURCE file, pipe or standard input larger than this (default "
+         f"{SOURCE_BYTES_LIMIT // 2**20} MiB: an endless or wrong input fails at once).")]
 COMMAND_SETTINGS = {"help_option_names": ["-h", "--help"]}
 StepsOption = Annotated[bool, typer.Option(
     "--steps", help="Walk through the passes one stage at a time, with numbers.")]
@@ -370,9 +388,10 @@ def _run(ctx: typer.Context, set_values: list[str], gradients: bool, as_json: bo
          precision: int = DEFAULT_PRECISION, steps: bool = False, pause: bool = False,
          show: Callable[[Console, Any], None] | None = None, torch_opts: Any = None,
          expand: str | None = None, numeric_opts: Any = None, show_all: bool = False,
-         full: bool = False, random_seed: int | None = None) -> None:
+         full: bool = False, random_seed: int | None = None,
+         max_source_bytes: int = SOURCE_BYTES_LIMIT) -> None:
     with _Reported(as_json) as reported:
-        inv = invocation(ctx, set_values or [])
+        inv = invocation(ctx, set_values or [], max_source_bytes)
         reported.origin = inv.origin
         result = _result(ctx, inv, gradients, expand, as_json, random_seed)
         result.precision = precision
@@ -509,6 +528,7 @@ def _pass_options(
     eps: EpsOption = NUMERIC_EPS,
     numeric_atol: NumericAtolOption = NUMERIC_ATOL,
     numeric_rtol: NumericRtolOption = NUMERIC_RTOL,
+    max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
 ) -> None:
     """The options `eval` and `backward` share (declared once; see `_with_pass_options`)."""
 
@@ -564,13 +584,14 @@ def _pass(ctx: typer.Context, gradients: bool, as_json: bool, precision: int, sh
           full: bool, random_seed: int | None, set_values: list[str], steps: bool, pause: bool,
           check_torch: bool, rtol: float, atol: float, expand: str | None, check_numeric: bool,
           eps: float,
-          numeric_atol: float, numeric_rtol: float, requires_grad: list[str] | None = None,
-          passes: int = 1, zero_grad: bool = False, no_retain_graph: bool = False) -> None:
+          numeric_atol: float, numeric_rtol: float, max_source_bytes: int,
+          requires_grad: list[str] | None = None, passes: int = 1, zero_grad: bool = False,
+          no_retain_graph: bool = False) -> None:
     torch_opts = TorchOptions(check_torch, rtol, atol, requires_grad or None,  # [] = not given
                               passes, zero_grad, not no_retain_graph)
     _run(ctx, set_values, gradients=gradients, as_json=as_json, precision=precision,
          steps=steps, pause=pause, torch_opts=torch_opts, expand=expand, show_all=show_all,
-         full=full, random_seed=random_seed,
+         full=full, random_seed=random_seed, max_source_bytes=max_source_bytes,
          numeric_opts=NumericOptions(check_numeric, eps, numeric_atol, numeric_rtol))
 
 
@@ -601,6 +622,7 @@ def draw_command(
         help="PNG resolution, times Graphviz's 96 dpi (default 2: sharp on a slide).")] = 2.0,
     random_seed: RandomOption = None,
     set_values: SetOption = None,  # type: ignore[assignment]
+    max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
 ) -> None:
     """Draw the circuit: inputs to output, each wire with its value and its gradient.
 
@@ -614,7 +636,7 @@ def draw_command(
                   title=title, scale=scale)
 
     _run(ctx, set_values, gradients=not forward_only, as_json=False, precision=precision,
-         show=show, expand=expand, random_seed=random_seed)
+         show=show, expand=expand, random_seed=random_seed, max_source_bytes=max_source_bytes)
 
 
 @app.command("lesson", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -633,6 +655,7 @@ def lesson_command(
     expand: ExpandOption = None,
     random_seed: RandomOption = None,
     set_values: SetOption = None,  # type: ignore[assignment]
+    max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
 ) -> None:
     """Write an HTML lesson: one self-contained page (works offline) that steps through the
     forward pass gate by gate and the backward pass wire by wire, with the circuit diagram, the
@@ -650,7 +673,7 @@ def lesson_command(
         stderr_console().print(f"wrote {output}")
 
     _run(ctx, set_values, gradients=True, as_json=False, precision=precision, show=show,
-         expand=expand, random_seed=random_seed)
+         expand=expand, random_seed=random_seed, max_source_bytes=max_source_bytes)
 
 
 @app.command("grade", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -665,6 +688,7 @@ def grade_command(
         "--points", min=0, help="Points per answered gradient.")] = 1.0,
     precision: PrecisionOption = DEFAULT_PRECISION,
     set_values: SetOption = None,  # type: ignore[assignment]
+    max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
 ) -> None:
     """Grade a hand-written backward pass: each gradient dNAME in ANSWERS against the circuit's,
     and the first wrong step (with why, where a common mistake explains it). Exit 0 when every
@@ -680,8 +704,8 @@ def grade_command(
             raise UsageError("circuit grade takes two files: the CIRCUIT and the ANSWERS",
                              ["e.g. circuit grade circuits/staged.circ answers.circ"])
         answers_path = positional.pop()
-        answers = read_file(answers_path)
-        inv = invocation(ctx, set_values or [])
+        answers = read_file(answers_path, max_bytes=max_source_bytes)
+        inv = invocation(ctx, set_values or [], max_source_bytes)
         reported.origin = inv.origin
         result = _result(ctx, inv, True, None, as_json)
         reported.origin = answers_path
@@ -718,6 +742,7 @@ def _write_file(path: str, text: str) -> None:
 def torch_command(
     ctx: typer.Context,
     set_values: SetOption = None,  # type: ignore[assignment]
+    max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
 ) -> None:
     """Print the circuit as a standalone PyTorch program: the same staged statements and names,
     retain_grad() on intermediates, backward(), and a print of every .grad. Needs no torch.
@@ -729,7 +754,8 @@ def torch_command(
     def show(console: Console, result: Any) -> None:
         console.file.write(script(result.trace))
 
-    _run(ctx, set_values, gradients=False, as_json=False, show=show)
+    _run(ctx, set_values, gradients=False, as_json=False, show=show,
+         max_source_bytes=max_source_bytes)
 
 
 @app.command("plot", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
@@ -748,6 +774,7 @@ def plot_command(
     as_json: JsonOption = False,
     precision: PrecisionOption = DEFAULT_PRECISION,
     set_values: SetOption = None,  # type: ignore[assignment]
+    max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
 ) -> None:
     """Plot f as one input varies around its value, with the tangent line (slope ∂f/∂x) and the
     point: the derivative as the slope of the best local linear approximation.
@@ -777,7 +804,8 @@ def plot_command(
         if output:
             console.print(f"wrote {output}")
 
-    _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision, show=show)
+    _run(ctx, set_values, gradients=True, as_json=as_json, precision=precision, show=show,
+         max_source_bytes=max_source_bytes)
 
 
 PROGRESS_FROM = 1_000_000  # characters of source: about a second of work

@@ -2,6 +2,7 @@
 
     CircuitError            (exit 2 unless said otherwise)
     ├── UsageError          bad use: inputs, options, files
+    │   └── SourceTooLarge  a source longer than the size limit
     ├── SourceError         the program text: line, column and the line with a caret
     └── EvalError           a math error in one gate (exit 1): the gate, its source and inputs
 
@@ -24,6 +25,11 @@ QUOTED_LINE_LIMIT = 80  # a quoted source line: this many characters around the 
 WORD_LIMIT = 80  # a run of characters without a space (a name, a number, a token, a path)
 LINE_LIMIT = 480  # any one line of a message (a long list of names)
 ELLIPSIS = "…"
+# Sources longer than this are refused (files, standard input, pipes): about 11 times the 23 MB
+# of the largest benchmark (1M gates, 257 MB of memory), so any circuit a machine can run fits,
+# while /dev/zero or a wrong file fails at once instead of filling the memory.
+SOURCE_BYTES_LIMIT = 256 * 2**20
+SOURCE_LIMIT_OPTION = "--max-source-bytes"
 _LONG_WORD = re.compile(rf"\S{{{WORD_LIMIT + 1},}}")
 
 
@@ -206,4 +212,17 @@ class EvalError(CircuitError):
             lines.append(shorten_line("  its inputs: " + ", ".join(
                 f"{shorten(label)} = {value!r}" for label, value in f.inputs)))
         return lines
+
+
+class SourceTooLarge(UsageError):
+    """A source longer than the limit: most likely not a program (/dev/zero, a wrong file)."""
+
+    def __init__(self, origin: str, limit: int) -> None:
+        size = f"{limit // 2**20} MiB" if limit % 2**20 == 0 else f"{limit:,} bytes"
+        super().__init__(
+            f"{origin} is larger than the source size limit ({size})",
+            [f"to read a larger program, raise the limit: {SOURCE_LIMIT_OPTION} BYTES "
+             f"(now {limit}); in Python, Circuit(text) takes text of any length"],
+        )
+        self.limit = limit
 
