@@ -1,22 +1,30 @@
-"""Issue 14, input and output: a cap on the size of every source (file, pipe, FIFO, standard
-input), and messages that quote huge user text. Everything runs the real `circuit` command."""
+"""Issue 14, input and output: a cap on the size of every source, output that cannot be written
+(/dev/full, a closed descriptor, a broken pipe, EIO), closed standard input, messages that quote
+huge user text, running out of memory and Ctrl-C. Everything runs the real `circuit` command
+with real file descriptors, except EIO (no device gives it on demand), which main() meets
+in-process."""
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
+import resource
+import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import circuit_backprop as cb
-from circuit_backprop import api, errors
+from circuit_backprop import api, cli, errors
 from tests.conftest import CIRCUITS, circuit_command
 
 STAGED = str(CIRCUITS / "staged.circ")
+EXERCISE = CIRCUITS.parent / "exercises" / "seed"
 
 
 def _env() -> dict[str, str]:
@@ -28,6 +36,13 @@ def circuit(*args: str, stdin: Any = subprocess.DEVNULL, stdout: Any = subproces
     return subprocess.run(circuit_command() + list(args), stdin=stdin, stdout=stdout,
                           stderr=stderr, text=True, encoding="utf-8", env=_env(), timeout=120,
                           **kw)
+
+
+def circuit_in_shell(redirect: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`circuit ARGS` with a shell redirection such as `<&-` or `>&-` (a closed descriptor)."""
+    command = ["sh", "-c", f'exec "$@" {redirect}', "sh", *circuit_command(), *args]
+    return subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=_env(),
+                          timeout=120)
 
 
 def no_traceback(p: subprocess.CompletedProcess[str]) -> None:
@@ -246,3 +261,206 @@ def test_the_help_of_each_command_documents_the_limit() -> None:
         p = circuit(command, "--help")
         assert p.returncode == 0
         assert "--max-source-bytes" in p.stdout and "256 MiB" in p.stdout, command
+
+
+# --- output that cannot be written ----------------------------------------------------------
+
+FULL_DISK = "error: cannot write to standard output: No space left on device\n"
+CLOSED = "error: cannot write to standard output: it is closed\n"
+
+WRITERS = [
+    ["backward", STAGED], ["backward", STAGED, "--json"], ["eval", STAGED, "--steps"],
+    ["torch", STAGED], ["draw", STAGED, "--format", "dot"], ["draw", STAGED],
+    ["lesson", STAGED], ["plot", STAGED, "--wrt", "x"], ["--version"], ["--help"],
+    ["backward", "--help"], ["grade", str(EXERCISE / "circuit.circ"),
+                             str(EXERCISE / "answer.circ")],
+]
+
+
+@pytest.mark.parametrize("args", WRITERS, ids=" ".join)
+def test_a_full_disk_on_standard_output_is_one_line_on_stderr_and_exit_1(
+        args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        p = circuit(*args, stdout=full)
+    assert (p.returncode, p.stderr) == (1, FULL_DISK)
+
+
+@pytest.mark.parametrize("args", [["backward", STAGED], ["backward", STAGED, "--json"],
+                                  ["torch", STAGED], ["--version"], ["--help"]], ids=" ".join)
+def test_a_closed_standard_output_is_one_line_on_stderr_and_exit_1(args: list[str]) -> None:
+    p = circuit_in_shell(">&-", *args)
+    assert (p.returncode, p.stderr) == (1, CLOSED)
+
+
+def test_a_closed_standard_output_is_no_error_for_a_command_that_writes_a_file(
+        tmp_path: Path) -> None:
+    out = tmp_path / "staged.dot"
+    p = circuit_in_shell(">&-", "draw", STAGED, "-o", str(out))
+    assert (p.returncode, p.stderr) == (0, "")
+    assert out.read_text().startswith("digraph")
+
+
+def test_closed_standard_input_for_dash_is_a_usage_error() -> None:
+    p = circuit_in_shell("<&-", "backward", "-")
+    assert p.returncode == 2
+    assert p.stderr == ("error: standard input is closed: there is no program to read for "
+                        "SOURCE '-'\n  give a .circ file or the program text instead, or pipe "
+                        "one in\n")
+
+
+def test_closed_standard_input_does_not_matter_to_a_command_that_does_not_read_it() -> None:
+    p = circuit_in_shell("<&-", "backward", STAGED, "--steps", "--pause")
+    assert (p.returncode, p.stderr) == (0, "")
+    assert p.stdout.endswith("f = -95\n∇f = [∂f/∂x, ∂f/∂y, ∂f/∂z] = [19, 38, -5]\n")
+
+
+SYNTAX_ERROR = "f = x +"
+
+
+@pytest.mark.parametrize("redirect", ["2>/dev/full", "2>&-"])
+def test_the_exit_code_does_not_depend_on_whether_stderr_could_be_written(
+        redirect: str) -> None:
+    assert circuit_in_shell(redirect, "eval", SYNTAX_ERROR).returncode == 2
+    assert circuit_in_shell(redirect, "eval", "f = log(x)", "--x", "-1").returncode == 1
+    assert circuit_in_shell(redirect, "eval", "f = x", "--precision", "99").returncode == 2
+    with_json = circuit_in_shell(redirect, "eval", SYNTAX_ERROR, "--json")
+    assert with_json.returncode == 2
+    assert json.loads(with_json.stdout)["error"]["kind"] == "syntax"
+
+
+@pytest.mark.parametrize("redirect", [">/dev/full", ">&-", ">/dev/full 2>/dev/full", ">&- 2>&-"])
+def test_an_error_stays_the_error_when_its_json_object_cannot_be_written(
+        redirect: str) -> None:
+    p = circuit_in_shell(redirect, "eval", SYNTAX_ERROR, "--json")
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr and "cannot write" not in p.stderr
+    if "2>" not in redirect:
+        assert p.stderr.startswith("error: syntax error: ")
+
+
+def _big_circuit(tmp_path: Path, gates: int) -> Path:
+    path = tmp_path / "big.circ"
+    path.write_text("input x = 0.5\n" + "".join(f"g{i} = x * {i}\n" for i in range(gates))
+                    + "f = g1 + g2\n")
+    return path
+
+
+@pytest.mark.parametrize("extra", [["--all"], ["--json"]])
+def test_a_reader_that_leaves_early_is_no_traceback(tmp_path: Path, extra: list[str]) -> None:
+    """`circuit backward big.circ --all | head -1`: the output (400 KB of table, 240 KB of
+    JSON) is far more than the pipe holds, so the command is still writing when the reader
+    goes: quiet, exit 1."""
+    big = _big_circuit(tmp_path, 600)
+    p = subprocess.Popen(circuit_command() + ["backward", str(big), *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    first = p.stdout.read(100)  # (the JSON document is one line: all of it)
+    p.stdout.close()
+    stderr = p.stderr.read().decode()
+    p.stderr.close()
+    assert p.wait(timeout=120) == 1
+    assert stderr == ""
+    assert first.startswith(b"Forward pass" if extra == ["--all"] else b'{"schema": 1')
+
+
+def test_head_in_a_shell_pipeline_prints_the_first_line_and_nothing_else(
+        tmp_path: Path) -> None:
+    big = _big_circuit(tmp_path, 600)
+    command = " ".join(circuit_command()) + f" backward '{big}' --all | head -1"
+    p = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=_env(),
+                       timeout=120)
+    assert (p.returncode, p.stderr) == (0, "")
+    assert p.stdout.startswith("Forward pass (left to right)") and p.stdout.count("\n") == 1
+
+
+class FailingStream(io.StringIO):
+    """A terminal that went away: every write and flush fails with EIO."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    def flush(self) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+
+def _main(monkeypatch: pytest.MonkeyPatch, args: list[str], stdout: Any,
+          stderr: Any) -> int:
+    monkeypatch.setattr(sys, "argv", ["circuit", *args])
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert sys.stdout is stdout and sys.stderr is stderr  # main puts back what it replaced
+    return done.value.code
+
+
+@pytest.mark.parametrize("args", [["backward", STAGED], ["backward", STAGED, "--json"],
+                                  ["--version"]], ids=" ".join)
+def test_eio_on_standard_output_is_one_line_and_exit_1(
+        monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    stderr = io.StringIO()
+    assert _main(monkeypatch, args, FailingStream(), stderr) == 1
+    assert stderr.getvalue() == "error: cannot write to standard output: Input/output error\n"
+
+
+def test_eio_on_standard_error_keeps_the_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdout = io.StringIO()
+    assert _main(monkeypatch, ["eval", SYNTAX_ERROR, "--json"], stdout, FailingStream()) == 2
+    assert json.loads(stdout.getvalue())["error"]["kind"] == "syntax"
+    assert _main(monkeypatch, ["eval", "f = x", "--precision", "99"], io.StringIO(),
+                 FailingStream()) == 2
+
+
+# --- out of memory, and Ctrl-C --------------------------------------------------------------
+
+TOO_LARGE = "input W[100000000, 100000000]; f = sum(W)"  # 80 PB of float64
+OUT_OF_MEMORY = "error: out of memory: this circuit is too large for this machine's memory"
+
+
+def _at_most_4_gb() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (4 * 2**30, 4 * 2**30))
+
+
+def test_a_circuit_too_large_for_the_memory_is_one_clear_message_and_exit_1() -> None:
+    p = circuit("eval", TOO_LARGE, "--random", "0", preexec_fn=_at_most_4_gb)
+    no_traceback(p)
+    assert p.returncode == 1
+    assert p.stderr.splitlines()[0] == OUT_OF_MEMORY
+
+
+def test_out_of_memory_with_json_is_also_the_error_object() -> None:
+    p = circuit("backward", TOO_LARGE, "--random", "0", "--json", preexec_fn=_at_most_4_gb)
+    assert p.returncode == 1
+    assert p.stderr.splitlines()[0] == OUT_OF_MEMORY
+    error = json.loads(p.stdout)["error"]
+    assert (error["kind"], error["message"]) == (
+        "memory", OUT_OF_MEMORY.removeprefix("error: "))
+
+
+def test_a_memory_error_anywhere_in_a_command_is_no_traceback(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_memory(*args: Any, **kw: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(api.Circuit, "run", no_memory)
+    stderr = io.StringIO()
+    assert _main(monkeypatch, ["backward", STAGED], io.StringIO(), stderr) == 1
+    assert stderr.getvalue().splitlines()[0] == OUT_OF_MEMORY
+    monkeypatch.setattr(cli.CircuitCommand, "parse_args", no_memory)  # outside any command
+    stderr = io.StringIO()
+    assert _main(monkeypatch, ["backward", STAGED], io.StringIO(), stderr) == 1
+    assert stderr.getvalue() == OUT_OF_MEMORY + "\n"
+
+
+def test_ctrl_c_is_a_quiet_exit_130(tmp_path: Path) -> None:
+    """The source is a FIFO: once the test has opened it for writing, circuit is reading it
+    (well past start-up), and waits there for the interrupt."""
+    fifo = tmp_path / "waiting.circ"
+    os.mkfifo(fifo)
+    p = subprocess.Popen(circuit_command() + ["backward", str(fifo)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=_env())
+    with open(fifo, "w") as writer:
+        writer.write("f = 2 *")
+        writer.flush()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    assert (p.returncode, out, err) == (130, b"", b"")

@@ -10,6 +10,7 @@ never gets the chance to read them as short options.
 # (No `from __future__ import annotations` here: typer would then evaluate every option's
 # annotation from its text, with eval and compile, at every start: 7 ms of each run.)
 
+import errno
 import math
 import os
 import re
@@ -35,6 +36,7 @@ from circuit_backprop.errors import (
     SOURCE_BYTES_LIMIT,
     SOURCE_LIMIT_OPTION,
     CircuitError,
+    OutOfMemory,
     SourceError,
     UsageError,
     close_matches,
@@ -265,9 +267,9 @@ def read_source(arg: str, max_bytes: int = SOURCE_BYTES_LIMIT) -> tuple[str, str
 
 def standard_input() -> Any:
     """Standard input's bytes; a UsageError when it is closed (`<&-`: Python's sys.stdin is then
-    None)."""
+    None, or main's stand-in)."""
     stream = sys.stdin
-    if stream is None:
+    if stream is None or isinstance(stream, ClosedStream):
         raise UsageError("standard input is closed: there is no program to read for SOURCE '-'",
                          ["give a .circ file or the program text instead, or pipe one in"])
     return stream.buffer
@@ -284,11 +286,13 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+    return Console(file=best_effort(sys.stderr), highlight=False, soft_wrap=True, emoji=False)
 
 
 def print_error(err: CircuitError, origin: str = "", as_json: bool = False) -> None:
-    """The error on stderr, as `str(err)` says it; with --json also the error object on stdout."""
+    """The error on stderr, as `str(err)` says it; with --json also the error object on stdout.
+    Either may fail to be written (/dev/full, a closed descriptor): the error stays the error,
+    with its exit code."""
     from rich.markup import escape
 
     if origin and not err.origin:
@@ -301,8 +305,92 @@ def print_error(err: CircuitError, origin: str = "", as_json: bool = False) -> N
     if as_json:
         from circuit_backprop.views.report import dumps
 
-        sys.stdout.write(dumps(err.to_json()) + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(dumps(err.to_json()) + "\n")
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            discard(sys.stdout)
+
+
+# --- the standard streams ---------------------------------------------------------------------
+
+
+class ClosedStream:
+    """Stands in for a standard stream whose descriptor is closed (`<&-`, `>&-`), where Python
+    leaves sys.stdin or sys.stdout None: no terminal, and writing to it fails as a write to a
+    closed descriptor does (EBADF), to be reported as any failed write."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def isatty(self) -> bool:
+        return False
+
+    def _fail(self, *args: Any) -> Any:
+        raise OSError(errno.EBADF, "it is closed")
+
+    write = read = readline = fileno = _fail
+
+    def flush(self) -> None:
+        pass
+
+
+class BestEffortStream:
+    """Standard error for messages that may not get through (/dev/full, a closed descriptor,
+    EIO): one that cannot be written is dropped, with every later one, so that a command's exit
+    code never depends on whether its message could be written."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.lost = False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # (as a text stream does: click probes with b"")
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if not self.lost:
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError):
+                self._lose()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._lose()
+
+    def _lose(self) -> None:
+        self.lost = True
+        discard(self.stream)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def best_effort(stream: Any) -> BestEffortStream:
+    if isinstance(stream, BestEffortStream):
+        return stream
+    return BestEffortStream(stream if stream is not None else ClosedStream("standard error"))
+
+
+def discard(stream: Any) -> None:
+    """Point a stream that failed at /dev/null: what it still buffers, and Python's own flush of
+    it at exit ("Exception ignored ... BrokenPipeError"), then go nowhere instead of failing
+    again."""
+    try:
+        fd = stream.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (AttributeError, OSError, ValueError):  # (no descriptor: a test's stream, a stand-in)
+        return
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -378,6 +466,10 @@ class _Reported:
         return self
 
     def __exit__(self, kind: Any, err: Any, tb: Any) -> bool:
+        if isinstance(err, MemoryError):  # a circuit or an array too large for the machine
+            err.__traceback__ = None  # (its frames hold what filled the memory: let them go)
+            del tb
+            err = OutOfMemory()
         if not isinstance(err, CircuitError):
             return False
         print_error(err, self.origin, self.as_json and not self.wrote_document)
@@ -844,19 +936,61 @@ def _main(
     """See a gradient flow through a computation, gate by gate."""
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+
+
 def main() -> None:
-    """Console entry point: never show a traceback for a user's mistake."""
+    """Console entry point: never a traceback, for a user's mistake or for output that cannot be
+    written. Exit 0 when all went well, 1 for a math error or a failed write, 2 for a bad source
+    or usage, 130 when interrupted."""
     _tolerate_narrow_encodings()
+    saved = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin = sys.stdin if sys.stdin is not None else ClosedStream("standard input")
+    sys.stdout = sys.stdout if sys.stdout is not None else ClosedStream("standard output")
+    sys.stderr = best_effort(sys.stderr)
     try:
-        app()
+        code = _exit_code()
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
+    sys.exit(code)
+
+
+def _exit_code() -> int:
+    """Run the command; its exit code, or the one for what stopped it."""
+    stdout = sys.stdout
+    try:
+        try:
+            app()
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else int(done.code is not None)
+        stdout.flush()  # (what is still buffered is output too: its failure is a failed write)
+        return code
     except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
+        return EXIT_INTERRUPTED
+    except OSError as err:  # every read, and every write to a named file, says so itself
+        return _failed_write(err, stdout)
+    except MemoryError:
+        _say(f"error: {OutOfMemory().message}")
+        return OutOfMemory.exit_code
     except RecursionError:
-        print("error: internal recursion limit hit; please report this circuit", file=sys.stderr)
-        sys.exit(70)
+        _say("error: internal recursion limit hit; please report this circuit")
+        return 70
+
+
+def _failed_write(err: OSError, stdout: Any) -> int:
+    """A write that failed: one line on stderr (none for a reader that left, `| head`), exit 1."""
+    discard(stdout)
+    if err.errno != errno.EPIPE:
+        where = err.filename or "standard output"
+        _say(f"error: cannot write to {where}: {err.strerror or err}")
+    return 1
+
+
+def _say(line: str) -> None:
+    stream = best_effort(sys.stderr)
+    stream.write(line + "\n")
+    stream.flush()
 
 
 def _tolerate_narrow_encodings() -> None:

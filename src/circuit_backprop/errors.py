@@ -4,7 +4,8 @@
     ├── UsageError          bad use: inputs, options, files
     │   └── SourceTooLarge  a source longer than the size limit
     ├── SourceError         the program text: line, column and the line with a caret
-    └── EvalError           a math error in one gate (exit 1): the gate, its source and inputs
+    ├── EvalError           a math error in one gate (exit 1): the gate, its source and inputs
+    └── OutOfMemory         the machine ran out of memory (exit 1)
 
 `str(err)` is exactly the message the command line prints after "error: ", so a notebook user
 and a terminal user read the same words. `err.to_json()` is the `--json` error object.
@@ -226,3 +227,13 @@ class SourceTooLarge(UsageError):
         )
         self.limit = limit
 
+
+class OutOfMemory(CircuitError):
+    """The machine ran out of memory: a circuit (or an array) too large for it."""
+
+    exit_code = EXIT_EVAL
+    kind = "memory"
+
+    def __init__(self) -> None:
+        super().__init__("out of memory: this circuit is too large for this machine's memory",
+                         ["try fewer gates or smaller arrays"])
