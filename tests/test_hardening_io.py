@@ -1,8 +1,8 @@
 """Issue 14, input and output: a cap on the size of every source, output that cannot be written
 (/dev/full, a closed descriptor, a broken pipe, EIO), closed standard input, messages that quote
-huge user text, running out of memory and Ctrl-C. Everything runs the real `circuit` command
-with real file descriptors, except EIO (no device gives it on demand), which main() meets
-in-process."""
+huge user text, numbers on the command line in ASCII digits only, running out of memory and
+Ctrl-C. Everything runs the real `circuit` command with real file descriptors, except EIO (no
+device gives it on demand), which main() meets in-process."""
 
 from __future__ import annotations
 
@@ -464,3 +464,80 @@ def test_ctrl_c_is_a_quiet_exit_130(tmp_path: Path) -> None:
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=120)
     assert (p.returncode, out, err) == (130, b"", b"")
+
+
+# --- numbers on the command line: ASCII digits only -----------------------------------------
+
+NOT_ASCII = "is not ASCII: numbers are written with the digits 0-9, '.', '+', '-' and 'e'"
+
+
+@pytest.mark.parametrize("args, shown, hint", [
+    (["--x", "٣"], "'٣'", f"'٣' (ARABIC-INDIC DIGIT THREE) {NOT_ASCII}"),
+    (["--x", "１２"], "'１２'", f"'１' (FULLWIDTH DIGIT ONE) {NOT_ASCII}"),
+    (["--x=٣"], "'٣'", f"'٣' (ARABIC-INDIC DIGIT THREE) {NOT_ASCII}"),
+    (["--set", "x=١"], "'١'", f"'١' (ARABIC-INDIC DIGIT ONE) {NOT_ASCII}"),
+    (["--x", "1٣"], "'1٣'", f"'٣' (ARABIC-INDIC DIGIT THREE) {NOT_ASCII}"),
+    (["--x", "−3"], "'−3'", f"'−' (MINUS SIGN) {NOT_ASCII}"),
+    (["--x", "1_000"], "'1_000'", "numbers are written without underscores: 1000, not 1_000"),
+    (["--x=1_000"], "'1_000'", "numbers are written without underscores: 1000, not 1_000"),
+])
+def test_a_number_on_the_command_line_is_ascii_digits_only(
+        run: Any, args: list[str], shown: str, hint: str) -> None:
+    out = run("eval", "x * 2", *args)
+    assert out.exit_code == 2
+    assert out.stderr == f"error: the value for 'x' is not a number: {shown}\n  {hint}\n"
+
+
+def test_an_array_on_the_command_line_is_ascii_digits_only(run: Any) -> None:
+    out = run("eval", "f = sum(W)", "--W", "[١, 2]")
+    assert out.exit_code == 2
+    assert out.stderr == ("error: the value for 'W' is not an array: unexpected character "
+                          f"'١' (at character 2)\n  '١' (ARABIC-INDIC DIGIT ONE) {NOT_ASCII}\n")
+
+
+@pytest.mark.parametrize("content, message, hint", [
+    ('[1, "٣"]', 'it holds "٣", not a number', f"'٣' (ARABIC-INDIC DIGIT THREE) {NOT_ASCII}"),
+    ('[1, "3"]', 'it holds "3", not a number', None),
+    ("[1, true]", "it holds true, not a number", None),
+    ("[[1, 2], [3, null]]", "it holds null, not a number", None),
+])
+def test_a_json_array_file_holds_json_numbers_only(run: Any, tmp_path: Path, content: str,
+                                                  message: str, hint: str | None) -> None:
+    path = tmp_path / "w.json"
+    path.write_text(content, encoding="utf-8")
+    out = run("eval", "f = sum(W)", "--W", f"@{path}")
+    assert out.exit_code == 2
+    expected = f"error: cannot read an array for 'W' from {path}: {message}\n"
+    assert out.stderr == expected + (f"  {hint}\n" if hint else "")
+
+
+@pytest.mark.parametrize("content, where, hint", [
+    ("1,2\n3,٣\n", "line 2, column 3", f"'٣' (ARABIC-INDIC DIGIT THREE) {NOT_ASCII}"),
+    ("１２,1\n", "line 1, column 1", f"'１' (FULLWIDTH DIGIT ONE) {NOT_ASCII}"),
+])
+def test_a_csv_array_file_is_ascii_numbers_only(run: Any, tmp_path: Path, content: str,
+                                                where: str, hint: str) -> None:
+    path = tmp_path / "w.csv"
+    path.write_text(content, encoding="utf-8")
+    out = run("eval", "f = sum(W)", "--W", f"@{path}")
+    assert out.exit_code == 2
+    assert out.stderr == (f"error: cannot read an array for 'W' from {path}: {where} is not "
+                          f"ASCII\n  {hint}\n")
+
+
+def test_a_csv_number_with_an_underscore_is_refused(run: Any, tmp_path: Path) -> None:
+    path = tmp_path / "w.csv"
+    path.write_text("1,1_000\n")
+    out = run("eval", "f = sum(W)", "--W", f"@{path}")
+    assert out.exit_code == 2
+    assert out.stderr.startswith(f"error: cannot read an array for 'W' from {path}: ")
+    assert "1_000" in out.stderr
+
+
+def test_ascii_numbers_and_arrays_still_read(run_json: Any, tmp_path: Path) -> None:
+    (tmp_path / "w.csv").write_text("\ufeff1,2.5\n-3,4e1\n")  # (a BOM, as spreadsheets write)
+    (tmp_path / "w.json").write_text("[[1, 2.5], [-3, 4e1]]")
+    for value in ("[[1, 2.5], [-3, 4e1]]", f"@{tmp_path / 'w.csv'}", f"@{tmp_path / 'w.json'}"):
+        assert run_json("eval", "f = sum(W)", "--W", value, "--json")["value"] == 40.5
+    doc = run_json("eval", "x + y + z", "--x", "-1.5", "--y=+.5e1", "--set", "z= 3 ", "--json")
+    assert doc["value"] == 6.5

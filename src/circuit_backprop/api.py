@@ -102,8 +102,8 @@ LITERAL_PREFIX = "input value = "  # an array written as text is parsed as this 
 
 def parse_array(text: str, name: str = "value") -> Any:
     """An array written as the language writes it, `[[1, 2], [3, 4]]`, as a float64 NumPy array
-    (parsed by the circuit grammar itself: rectangular, numbers only, never eval'd)."""
-    from circuit_backprop.errors import SourceError
+    (parsed by the circuit grammar itself: rectangular, ASCII numbers only, never eval'd)."""
+    from circuit_backprop.errors import SourceError, number_hints
     from circuit_backprop.lang.parse import parse
 
     try:
@@ -113,15 +113,19 @@ def parse_array(text: str, name: str = "value") -> Any:
         where = f" (at character {column})" if column >= 1 else ""
         message = err.message.removeprefix("syntax error: ")
         raise UsageError(f"the value for '{name}' is not an array: {message}{where}",
-                         ["write an array as [1, 2, 3] or [[1, 2], [3, 4]]"]) from None
+                         number_hints(text)
+                         or ["write an array as [1, 2, 3] or [[1, 2], [3, 4]]"]) from None
     return _input_value(name, graph.defaults["value"])
 
 
 def read_array(path: str | Path, name: str = "value", *, max_bytes: int | None = None) -> Any:
-    """An array from a file: .npy (NumPy's format), .json (nested lists) or .csv (rows of
-    numbers separated by commas). A .json or .csv file is text read as a program is (at most
-    `max_bytes`)."""
+    """An array from a file: .npy (NumPy's format), .json (nested lists of numbers) or .csv
+    (rows of numbers separated by commas). A .json or .csv file is text read as a program is
+    (at most `max_bytes`), its numbers plain JSON numbers or ASCII ones: never a string, true,
+    or ٣ (which float() would read as 3)."""
     import numpy as np
+
+    from circuit_backprop.errors import number_hints, shorten
 
     path = Path(path)
     kind = path.suffix.lower()
@@ -135,14 +139,31 @@ def read_array(path: str | Path, name: str = "value", *, max_bytes: int | None =
             import json
 
             value = json.loads(read_file(path, max_bytes=max_bytes))
+            items = [value]
+            while items:  # every leaf a number, in the order of the file
+                item = items.pop()
+                if isinstance(item, list):
+                    items.extend(reversed(item))
+                elif isinstance(item, bool) or not isinstance(item, (int, float)):
+                    shown = shorten(json.dumps(item, ensure_ascii=False))
+                    raise UsageError(f"{cannot}: it holds {shown}, not a number",
+                                     number_hints(item) if isinstance(item, str) else [])
         else:
             import io
 
             text = read_file(path, max_bytes=max_bytes)
+            if not text.isascii():
+                at = next(i for i, c in enumerate(text) if not c.isascii())
+                line = text.count("\n", 0, at) + 1
+                column = at - (text.rfind("\n", 0, at) + 1) + 1
+                raise UsageError(f"{cannot}: line {line}, column {column} is not ASCII",
+                                 number_hints(text[at]))
             value = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.float64)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path} (the value for '{name}')") from None
     except UsageError as err:
+        if err.message.startswith(cannot):
+            raise
         raise UsageError(f"{err.message} (the value for '{name}')", err.details) from None
     except (OSError, ValueError, UnicodeDecodeError, RecursionError) as err:
         raise UsageError(f"{cannot}: {err}") from None

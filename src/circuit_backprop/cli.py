@@ -40,6 +40,7 @@ from circuit_backprop.errors import (
     SourceError,
     UsageError,
     close_matches,
+    number_hints,
 )
 from circuit_backprop.version import __version__
 from circuit_backprop.views.numberformat import DEFAULT_PRECISION, DRAWING_PRECISION
@@ -145,15 +146,32 @@ PATH_LIKE = re.compile(r"[\w.~/\\-]+")  # text that may have been meant as a fil
 
 
 def looks_like_number(text: str) -> bool:
-    return NUMBER.fullmatch(text.strip()) is not None
+    """A number as the language writes one (ASCII digits only), or inf/nan (refused later as not
+    finite, with that reason)."""
+    return NUMBER.fullmatch(text.strip(ASCII_SPACE)) is not None
 
 
 def looks_like_value(text: str) -> bool:
-    """An input's value: a number, an array ([1, 2]) or a file of one (@w.npy)."""
-    return looks_like_number(text) or text.lstrip().startswith(("[", "@"))
+    """An input's value: a number, an array ([1, 2]) or a file of one (@w.npy); also what only
+    float() reads as a number (٣, １２, 1_000), so that it is refused as the value it was meant to
+    be, with the reason, rather than taken for a mistyped option (so is −3, pasted)."""
+    return (looks_like_number(text) or text.lstrip().startswith(("[", "@"))
+            or _float_reads(text))
 
 
-NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+def _float_reads(text: str) -> bool:
+    """float() reads it, or would but for a leading minus sign or dash pasted from a document."""
+    try:
+        float(text.lstrip("\u2212\u2013"))
+    except ValueError:
+        return False
+    return True
+
+
+# ASCII only: `\d` and float() also take ٣ as 3 and １２ as 12 (and float() takes 1_000)
+NUMBER = re.compile(r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)",
+                    re.IGNORECASE | re.ASCII)
+ASCII_SPACE = " \t\r\n"
 
 
 def invocation(ctx: typer.Context, set_values: list[str],
@@ -200,8 +218,8 @@ def invocation(ctx: typer.Context, set_values: list[str],
 
 def parse_values(pairs: list[tuple[str, str | None]], options: list[str],
                  max_bytes: int = SOURCE_BYTES_LIMIT) -> dict[str, Any]:
-    """--NAME VALUE pairs: numbers, arrays written as [[1, 2], [3, 4]], and @FILE (.npy, .json,
-    .csv; a text file at most `max_bytes`)."""
+    """--NAME VALUE pairs: numbers (ASCII digits, as in programs), arrays written as
+    [[1, 2], [3, 4]], and @FILE (.npy, .json, .csv; a text file at most `max_bytes`)."""
     from circuit_backprop.api import parse_array, read_array
 
     values: dict[str, float] = {}
@@ -221,15 +239,13 @@ def parse_values(pairs: list[tuple[str, str | None]], options: list[str],
         if raw.startswith("@"):
             values[name] = read_array(raw[1:], name, max_bytes=max_bytes)
             continue
-        try:
-            if not looks_like_number(raw):
-                raise ValueError(raw)
-            value = float(raw)
-        except ValueError:
+        if not looks_like_number(raw):
             close = _option_hint(name, options)
             if close:
-                raise UsageError(f"no such option: --{name}", close) from None
-            raise UsageError(f"the value for '{name}' is not a number: {raw!r}") from None
+                raise UsageError(f"no such option: --{name}", close)
+            raise UsageError(f"the value for '{name}' is not a number: {raw!r}",
+                             number_hints(raw))
+        value = float(raw)
         if not math.isfinite(value):
             raise UsageError(f"the value for '{name}' must be a finite number, got {raw!r}")
         values[name] = value

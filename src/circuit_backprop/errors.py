@@ -49,6 +49,21 @@ def shorten_line(line: str) -> str:
     return shorten(line, LINE_LIMIT)
 
 
+def number_hints(text: str) -> list[str]:
+    """Why text that Python's float() might read is not a number here: only ASCII digits (float
+    reads ٣ as 3 and １２ as 12, the language does not) and no underscores (float reads 1_000)."""
+    import unicodedata
+
+    strange = next((c for c in text if not c.isascii()), None)
+    if strange is not None:
+        name = unicodedata.name(strange, f"U+{ord(strange):04X}")
+        return [f"{strange!r} ({name}) is not ASCII: numbers are written with the digits 0-9, "
+                "'.', '+', '-' and 'e'"]
+    if "_" in text:
+        return ["numbers are written without underscores: 1000, not 1_000"]
+    return []
+
+
 def caret_window(text: str, column: int,
                  width: int = QUOTED_LINE_LIMIT) -> tuple[str, int]:
     """A line of at most `width` characters around `column` (1-based), '…' on each side that was
