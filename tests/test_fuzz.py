@@ -213,3 +213,26 @@ def central_difference(circuit: object, values: dict[str, float], name: str) -> 
         return None
     return (up - down) / (2 * h)
 
+
+
+# --- regressions: what the fuzz found (in the fuzz owner's files) ----------------------------
+
+
+def test_grade_json_on_a_tensor_circuits_scalar_gradient(workdir: Path) -> None:
+    """A 0-d gradient compared as numbers gave numpy's bool, which JSON cannot write:
+    `circuit grade 'f = sum(x*y)' answers --x '[1,2]' --y 2 --json` was a TypeError."""
+    case = Case(["grade", "f = sum(x*y)", "answers.circ", "--x", "[1, 2]", "--y", "2", "--json"],
+                files={"answers.circ": "df = 1.0\ndy = 3"})
+    outcome = run_cli(case, workdir)
+    assert judge(case, outcome) is None
+    assert outcome.exit_code == 0
+
+
+def test_close_and_relative_error_give_python_numbers() -> None:
+    import numpy as np
+
+    from circuit_backprop.checks.compare import close, relative_error
+
+    zero_d = np.asarray(1.0)
+    assert type(close(zero_d, np.asarray(1.0), rtol=0, atol=0)) is bool
+    assert type(relative_error(zero_d, np.asarray(2.0))) is float

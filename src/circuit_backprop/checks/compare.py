@@ -27,7 +27,8 @@ def close(value: Any, reference: Any, *, rtol: float, atol: float) -> bool:
             (np.abs(v - r) <= atol + rtol * np.abs(r)).all())
     if not math.isfinite(reference):
         return False
-    return abs(value - reference) <= atol + rtol * abs(reference)
+    # (bool: a 0-d array's comparison is numpy's bool, which JSON cannot write)
+    return bool(abs(value - reference) <= atol + rtol * abs(reference))
 
 
 def relative_error(value: Any, reference: Any) -> float:
@@ -48,7 +49,7 @@ def relative_error(value: Any, reference: Any) -> float:
     if not math.isfinite(reference):
         return math.inf
     diff = abs(value - reference)
-    return 0.0 if diff == 0 else diff / max(abs(value), abs(reference))
+    return 0.0 if diff == 0 else float(diff / max(abs(value), abs(reference)))
 
 
 def finite_or_none(x: float | None) -> float | None:
