@@ -236,3 +236,22 @@ def test_close_and_relative_error_give_python_numbers() -> None:
     zero_d = np.asarray(1.0)
     assert type(close(zero_d, np.asarray(1.0), rtol=0, atol=0)) is bool
     assert type(relative_error(zero_d, np.asarray(2.0))) is float
+
+
+@pytest.mark.parametrize("expand", [False, True])
+def test_a_def_that_ignores_an_array_parameter(expand: bool) -> None:
+    """def g(a, b) = exp(a) called with an array b: its output is narrower than b, so b's
+    gradient is zeros of b's shape (it was `cannot broadcast a non-scalar to a scalar array`,
+    exit 1); the same as the expanded circuit, central differences and PyTorch."""
+    import numpy as np
+
+    from circuit_backprop.api import Circuit
+
+    c = Circuit("def g(a, b) = exp(a) * 2; f = sum(g(x, W)) + sum(g(W2, W3))", expand=expand)
+    r = c.backward(x=1.0, W=[1.0, 2.0], W2=[0.5, -1.0], W3=[1.0, 2.0, 3.0])
+    assert r.grad["x"] == pytest.approx(2 * math.e)
+    assert np.array_equal(r.grad["W"], [0.0, 0.0])
+    assert np.array_equal(r.grad["W3"], [0.0, 0.0, 0.0])
+    assert r.grad["W2"] == pytest.approx(2 * np.exp([0.5, -1.0]))
+    assert r.check_numeric().ok
+    assert r.check_torch().ok

@@ -63,6 +63,15 @@ class CompositeOp(Op):
             return self.body_passes.array_local(k, inputs, output)
         return self.local[k](*inputs, output)
 
+    def vjp(self, upstream: Any, inputs: Sequence[Any], output: Any,
+            needs: Sequence[bool] | None = None, params: tuple[int, ...] = ()
+            ) -> tuple[Any | None, ...]:
+        """On arrays, the backward pass through the body, seeded with the upstream gradient
+        (right whatever the shapes: a parameter the body ignores gets zeros of its shape)."""
+        if self.vjp_rule is None and _carries_arrays(inputs):
+            return self.body_passes.array_vjp(upstream, inputs, needs)
+        return super().vjp(upstream, inputs, output, needs, params)
+
 
 def _carries_arrays(inputs: Sequence[Any]) -> bool:
     return any(getattr(x, "ndim", 0) for x in inputs)

@@ -155,7 +155,7 @@ def backward(trace: TensorTrace, seed: Any = None) -> TensorTrace:
 def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, needs: list[bool],
          params: tuple[int, ...]) -> tuple[tuple[Any, ...] | None, tuple[Any, ...]]:
     """(local gradients or None, what goes down each wire) for one gate."""
-    if op.elementwise:
+    if op.elementwise and _spans_inputs(out, xs):
         kept = []
         for k in range(len(xs)):
             if not needs[k]:
@@ -187,6 +187,17 @@ def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, need
         if d is not None and first_bad_element(d) is not None:
             raise _gradient_error(graph, node, op, xs, "the gradient overflows float64", None, k)
     return local_out, tuple(None if d is None else np.asarray(d, dtype=np.float64) for d in sent)
+
+
+def _spans_inputs(out: Any, xs: list[Any]) -> bool:
+    """Does the gate's output have the broadcast shape of all its inputs? Then each wire's
+    gradient is upstream × local, summed back. A def that ignores a parameter is elementwise
+    yet narrower than it (def g(a, b) = exp(a), called with an array b): its VJP comes from the
+    backward pass through its body instead."""
+    try:
+        return np.broadcast_shapes(out.shape, *(x.shape for x in xs)) == out.shape
+    except ValueError:
+        return False
 
 
 def _failure(graph: Graph, node: int, xs: list[Any]) -> GateFailure:
