@@ -1,8 +1,9 @@
 """Issue 14, input and output: a cap on the size of every source, output that cannot be written
 (/dev/full, a closed descriptor, a broken pipe, EIO), closed standard input, messages that quote
 huge user text, numbers on the command line in ASCII digits only, running out of memory and
-Ctrl-C. Everything runs the real `circuit` command with real file descriptors, except EIO (no
-device gives it on demand), which main() meets in-process."""
+Ctrl-C. The streams are the real descriptors of the real `circuit` command, except EIO (no
+device gives it on demand), which main() meets in-process; messages and numbers are also
+checked in-process (the API, CliRunner)."""
 
 from __future__ import annotations
 
