@@ -255,3 +255,15 @@ def test_a_def_that_ignores_an_array_parameter(expand: bool) -> None:
     assert r.grad["W2"] == pytest.approx(2 * np.exp([0.5, -1.0]))
     assert r.check_numeric().ok
     assert r.check_torch().ok
+
+
+def test_the_rule_of_a_parameter_a_def_ignores(workdir: Path) -> None:
+    """Its rule says the gradient is 0 (the broadcast axes of (1, 2) into () were an IndexError
+    in the tables and the JSON)."""
+    for extra in (["--json"], [], ["--steps"]):
+        case = Case(["backward", "def g(a, b) = exp(a); f = sum(g(x, W))", "--x", "1",
+                     "--W", "[[1, 2]]", *extra])
+        outcome = run_cli(case, workdir)
+        assert judge(case, outcome) is None and outcome.exit_code == 0, outcome.stdout
+    table = run_cli(Case(case.args[:-1]), workdir).stdout
+    assert "∂f/∂W = 0: #2 does not depend on W" in table

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from circuit_backprop.core.arrays import broadcast_axes, show
+from circuit_backprop.core.arrays import Shape, broadcast_axes, show
 from circuit_backprop.core.graph import summary_nodes
 from circuit_backprop.core.ops import INPUT
 from circuit_backprop.core.trace import Trace
@@ -72,12 +72,15 @@ def gradient_rule(trace: Trace, node: int, k: int) -> str:
     fname = graph.label(graph.output)
     up = f"∂{fname}/∂{graph.label(node)}"
     labels = [wire_label(graph, i) for i in graph.args[node]]
+    x_shape, out_shape = trace.shapes[graph.args[node][k]], trace.shapes[node]
+    if op.elementwise and not _fits_in(x_shape, out_shape):
+        # (a def that ignores this parameter: def g(a, b) = exp(a), b an array)
+        return f"0: {graph.label(node)} does not depend on {labels[k]}"
     if op.elementwise:
         local = local_formula(graph, node, k)
         if " " in local and not (local.startswith("(") and local.endswith(")")):
             local = f"({local})"
         rule = up if local == "1" else f"-{up}" if local == "-1" else f"{up} * {local}"
-        x_shape, out_shape = trace.shapes[graph.args[node][k]], trace.shapes[node]
         axes = broadcast_axes(x_shape, out_shape)
         if axes:
             which = "axis" if len(axes) == 1 else "axes"
@@ -88,6 +91,17 @@ def gradient_rule(trace: Trace, node: int, k: int) -> str:
     dims = ", ".join(map(str, params))
     return op.formulas[k].format(up=up, out=graph.label(node), p=f", {dims}" if dims else "",
                                  dims=dims, **dict(zip("ab", labels, strict=False)))
+
+
+def _fits_in(x_shape: Shape, out_shape: Shape) -> bool:
+    """Does an input of x_shape broadcast to the gate's out_shape (as an elementwise gate's
+    inputs do)?"""
+    import numpy as np
+
+    try:
+        return np.broadcast_shapes(x_shape, out_shape) == tuple(out_shape)
+    except ValueError:
+        return False
 
 
 def backward_table(trace: Trace, number_format: NumberFormat,
