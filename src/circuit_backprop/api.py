@@ -264,6 +264,8 @@ class Circuit:
         from circuit_backprop.core.shapes import infer
 
         graph = self.graph
+        if seed < 0:  # (numpy's "expected non-negative integer")
+            raise UsageError(f"--random: the seed is a whole number, 0 or more; got {seed}")
         rng = np.random.default_rng(seed)
         values = {name: _input_value(name, v) for name, v in (given or {}).items()}
         labels = self._label_inputs()
@@ -271,7 +273,7 @@ class Circuit:
         for name in todo:
             if name not in labels:
                 shape = graph.declared_shapes.get(name, ())
-                values[name] = rng.standard_normal(shape) if shape else float(rng.standard_normal())
+                values[name] = _random_normal(rng, name, shape)
         wanted = [name for name in todo if name in labels]
         if not wanted:
             return values
@@ -355,6 +357,19 @@ class Circuit:
         from circuit_backprop.views.torchscript import script
 
         return script(self.eval(given, **values).trace)
+
+
+def _random_normal(rng: Any, name: str, shape: tuple[int, ...]) -> Any:
+    """Standard normal numbers of an input's declared shape; a shape numpy cannot even allocate
+    (`input W[100000000000, 100000000000]`: "array is too big") is a usage error naming it."""
+    if not shape:
+        return float(rng.standard_normal())
+    try:
+        return rng.standard_normal(shape)
+    except ValueError:
+        dims = ", ".join(str(d) for d in shape)
+        raise UsageError(f"--random: input {name}[{dims}] is too large to make "
+                         f"({math.prod(shape):.3g} numbers)") from None
 
 
 def _input_value(name: str, value: Any) -> Any:
