@@ -267,3 +267,34 @@ def test_the_rule_of_a_parameter_a_def_ignores(workdir: Path) -> None:
         assert judge(case, outcome) is None and outcome.exit_code == 0, outcome.stdout
     table = run_cli(Case(case.args[:-1]), workdir).stdout
     assert "∂f/∂W = 0: #2 does not depend on W" in table
+
+
+def test_check_torch_json_on_a_tensor_circuit(workdir: Path) -> None:
+    """--check-torch --json wrote torch's arrays through a float-only helper: a TypeError for
+    every tensor circuit; now nested lists (None where not finite)."""
+    case = Case(["backward", "input W = [[1, 2]]; f = sum(W*W)", "--check-torch", "--json"])
+    outcome = run_cli(case, workdir)
+    assert judge(case, outcome) is None and outcome.exit_code == 0
+    import json
+
+    gates = json.loads(outcome.stdout)["torch"]["gates"]
+    assert gates[0]["value"] == [[1.0, 2.0]] and gates[0]["grad"] == [[2.0, 4.0]]
+
+
+def test_numeric_check_with_no_tolerance(workdir: Path) -> None:
+    """--numeric-atol 0 where a numeric gradient is 0: the worst node's share of the tolerance
+    divided by zero (ZeroDivisionError)."""
+    case = Case(["backward", "f = x*0 + 2", "--x", "1", "--check-numeric", "--numeric-atol", "0"])
+    outcome = run_cli(case, workdir)
+    assert judge(case, outcome) is None and outcome.exit_code == 0
+
+
+def test_grade_json_with_points_that_overflow(workdir: Path) -> None:
+    """--points 1e308 on two gradients: a total of inf, which JSON cannot write (ValueError);
+    now null, in the document and in Gradescope's results.json."""
+    case = Case(["grade", "f = x*y", "answers.circ", "--x", "1", "--y", "2", "--points",
+                 "1e308", "--json", "--gradescope", "results.json"],
+                files={"answers.circ": "dx = 2\ndy = 1"})
+    outcome = run_cli(case, workdir)
+    assert judge(case, outcome) is None and outcome.exit_code == 0
+    assert '"max_score": null' in outcome.stdout

@@ -52,6 +52,18 @@ def relative_error(value: Any, reference: Any) -> float:
     return 0.0 if diff == 0 else float(diff / max(abs(value), abs(reference)))
 
 
-def finite_or_none(x: float | None) -> float | None:
-    """A number for JSON, which has no NaN or Infinity: None where it is not finite."""
-    return x if x is not None and math.isfinite(x) else None
+def finite_or_none(x: Any) -> Any:
+    """A number for JSON, which has no NaN or Infinity: None where it is not finite; an array
+    as nested lists, each element so."""
+    if _is_array(x):
+        return _finite_items(x.tolist())
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _finite_items(items: Any) -> Any:
+    if isinstance(items, list):
+        return [_finite_items(item) for item in items]
+    return items if math.isfinite(items) else None

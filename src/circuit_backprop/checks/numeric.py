@@ -220,7 +220,11 @@ def tolerance_used(result: NumericCheck, c: NodeCheck) -> float:
     at most 1 passes, above 1 fails (inf where there is no numeric value)."""
     if c.numeric is None or not math.isfinite(c.numeric):
         return math.inf
-    return abs(c.analytic - c.numeric) / (result.atol + result.rtol * abs(c.numeric))
+    diff = abs(c.analytic - c.numeric)
+    allowed = result.atol + result.rtol * abs(c.numeric)
+    if allowed == 0:  # (--numeric-atol 0 and a numeric 0, or both tolerances 0)
+        return 0.0 if diff == 0 else math.inf
+    return diff / allowed
 
 
 def failure(result: NumericCheck, trace: Trace) -> NumericMismatch | None:

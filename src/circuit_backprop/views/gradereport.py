@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from circuit_backprop.checks.compare import finite_or_none
 from circuit_backprop.checks.grade import Grade, GradeRow
 from circuit_backprop.views.numberformat import NumberFormat
 from circuit_backprop.views.report import GRAD_STYLE, NUMBER, Column, FittedTable
@@ -58,9 +59,9 @@ def _points(x: float) -> str:
 
 
 def plain(value: Any) -> Any:
-    if value is None:
-        return None
-    return value.tolist() if hasattr(value, "tolist") else float(value)
+    """A value for JSON: a number or nested lists, None where not finite (JSON has no inf: a
+    quiz answer may be 1e999, and --points 1e308 overflows the total)."""
+    return finite_or_none(value)
 
 
 def to_json(grade: Grade) -> dict[str, Any]:
@@ -75,8 +76,8 @@ def to_json(grade: Grade) -> dict[str, Any]:
              "line": r.line, "column": r.column}
             for r in grade.rows],
         "first_wrong": grade.first_wrong,
-        "score": grade.score,
-        "max_score": grade.max_score,
+        "score": plain(grade.score),
+        "max_score": plain(grade.max_score),
     }
 
 
@@ -89,4 +90,4 @@ def gradescope(grade: Grade) -> dict[str, Any]:
             output += " (your first wrong step)"
         tests.append({"name": r.gradient, "score": grade.points if r.ok else 0.0,
                       "max_score": grade.points, "output": output})
-    return {"tests": tests, "score": grade.score}
+    return {"tests": tests, "score": plain(grade.score)}
