@@ -84,11 +84,18 @@ class Info:
         except Exception:  # (a crash here is the CLI run's to report, not the generator's)
             return cls(text, {}, {}, set(), set(), [], [], False)
         shapes = {n: tuple(graph.declared_shapes.get(n, ())) for n in graph.inputs}
-        values = {n: array_value(ch, s) if s else scalar_value(ch) for n, s in shapes.items()}
+        values = {n: _made_up(ch, s) for n, s in shapes.items()}
         gates = [graph.names[n] for n in range(len(graph))
                  if graph.names[n] and graph.is_gate(n)]
         return cls(text, dict(shapes), values, set(graph.defaults), set(), gates,
                    user_composites(graph) + ["sigmoid"], graph.has_arrays)
+
+
+def _made_up(ch: Chooser, shape: Shape) -> Any:
+    """A value of this shape, if it is small enough to make (else one that does not fit)."""
+    if not shape:
+        return scalar_value(ch)
+    return array_value(ch, shape if math.prod(shape) <= 4096 else (2,))
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -174,7 +181,7 @@ def _values(ch: Chooser, info: Info, case: Case, options: set[str], has_random: 
             continue  # a value left out on purpose
         value = info.values.get(name)
         if value is None:
-            value = array_value(ch, shape) if shape else scalar_value(ch)
+            value = _made_up(ch, shape or ())
         text = _value_text(ch, name, value, case)
         out += _value_forms(ch, name, text, "--" + name in options)
     if random_seed:

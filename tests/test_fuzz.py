@@ -126,6 +126,8 @@ def torch_cases(draw: st.DrawFn) -> Case:
     case = command_case(ch, Info.of(program(ch)), ch.pick(["backward", "eval"]), kind="torch",
                         costly=COSTLY)
     case.args = [a for a in case.args if a not in ("--steps", "--pause")] + ["--check-torch"]
+    if "--json" not in case.args and ch.coin(0.5):
+        case.args.append("--json")
     return case
 
 
@@ -162,7 +164,7 @@ def test_any_input(case: Case, workdir: Path) -> None:
     check(case, workdir)
 
 
-@ci(12)
+@ci(16)
 @given(case=torch_cases())
 def test_check_torch(case: Case, workdir: Path) -> None:
     """--check-torch (and autograd's options) on valid programs: PyTorch rebuilds every gate."""
