@@ -94,6 +94,15 @@ def test_quiz_answers_are_graded_the_same_way() -> None:
     assert c.grade('{"dx": 19.00001}').ok  # within the checks' tolerance
 
 
+@pytest.mark.parametrize("quiz, shown", [('{"dx": 1e999}', "1e999"), ('{"dx": NaN}', "NaN"),
+                                         ('{"dx": [1, -Infinity]}', "-Infinity")])
+def test_a_quiz_answer_that_is_not_finite_is_a_usage_error(quiz: str, shown: str) -> None:
+    # (json.loads reads 1e999 as inf: it used to become `dx = Infinity`, an unknown name)
+    c = cb.Circuit.load(EXERCISES / "seed" / "circuit.circ")
+    with pytest.raises(cb.UsageError, match=f"a JSON answer must be a finite number, got {shown}"):
+        c.grade(quiz)
+
+
 def test_gradients_not_answered_are_not_wrong() -> None:
     report = cb.Circuit.load(EXERCISES / "seed" / "circuit.circ").grade("dx = 19")
     assert report.ok and report.score == report.max_score == 1

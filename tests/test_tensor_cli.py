@@ -115,6 +115,8 @@ def test_random_values_are_seeded_and_shaped(run_json) -> None:
     (["f = x * y", "--x", "1", "--random", "-1"], 2, "the seed is a whole number, 0 or more"),
     (["input W[100000000000, 100000000000]\nf = sum(W)", "--random", "1"], 2,
      "input W[100000000000, 100000000000] is too large to make (1e+22 numbers)"),
+    (["input W[1" + "0" * 400 + "]\nf = sum(W)", "--random", "1"], 2,
+     "is too large to make (about 10^400 numbers)"),
 ])
 def test_bad_tensor_input_is_a_clear_message_and_an_exit_code(run, args, code, words) -> None:
     out = run("backward", *args)

@@ -29,7 +29,7 @@ from circuit_backprop.checks.options import (
     TorchOptions,
 )
 from circuit_backprop.core.graph import Graph
-from circuit_backprop.errors import CircuitError, UsageError, close_matches
+from circuit_backprop.errors import CircuitError, UsageError, close_matches, shorten
 from circuit_backprop.views.numberformat import (
     DEFAULT_PRECISION,
     DRAWING_PRECISION,
@@ -367,9 +367,11 @@ def _random_normal(rng: Any, name: str, shape: tuple[int, ...]) -> Any:
     try:
         return rng.standard_normal(shape)
     except ValueError:
-        dims = ", ".join(str(d) for d in shape)
+        dims = shorten(", ".join(str(d) for d in shape))
+        count = math.prod(shape)
+        size = f"{count:.3g}" if count < 10**300 else f"about 10^{len(str(count)) - 1}"
         raise UsageError(f"--random: input {name}[{dims}] is too large to make "
-                         f"({math.prod(shape):.3g} numbers)") from None
+                         f"({size} numbers)") from None
 
 
 def _input_value(name: str, value: Any) -> Any:
@@ -848,13 +850,26 @@ def answers_text(answers: str) -> str:
     import json
 
     try:
-        doc = json.loads(stripped)
+        doc = json.loads(stripped, parse_float=_finite_json_number,
+                         parse_constant=_no_json_constant)
     except ValueError as err:
         raise UsageError(f"the answers look like JSON but are not: {err}") from None
     if not isinstance(doc, dict) or not all(isinstance(v, int | float | list)
                                             and not isinstance(v, bool) for v in doc.values()):
         raise UsageError('JSON answers are one object of numbers or arrays: {"dx": 19}')
     return "\n".join(f"{name} = {json.dumps(value)}" for name, value in doc.items())
+
+
+def _finite_json_number(text: str) -> float:
+    """A JSON number of a quiz answer: 1e999 reads as inf, which no answer can be."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise UsageError(f"a JSON answer must be a finite number, got {shorten(text)}")
+    return value
+
+
+def _no_json_constant(text: str) -> float:
+    raise UsageError(f"a JSON answer must be a finite number, got {text}")
 
 
 @dataclass
