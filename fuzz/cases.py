@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from fuzz.choices import Chooser, weighted
 from fuzz.commands import Case, Info, command_case
-from fuzz.programs import program
+from fuzz.programs import big_program, program
 from fuzz.texts import circuit_files, corpus, derive, mutate
 
-KINDS = ((10, "program"), (2, "grammar"), (4, "mutation"), (2, "shipped"), (1, "exercise"))
+KINDS = ((100, "program"), (20, "grammar"), (40, "mutation"), (20, "shipped"), (10, "exercise"),
+         (1, "big"))
 
 
 def source(ch: Chooser, kind: str) -> Info:
     """The circuit of one case, and what the command line may refer to in it."""
     if kind == "program":
         return Info.of(program(ch))
+    if kind == "big":  # past the tables' 300 rows; now and then past the bulk engine's 20,000
+        return Info.of(big_program(ch, ch.integer(20_000, 25_000) if ch.coin(0.02)
+                                   else ch.integer(300, 1500)))
     if kind == "grammar":
         return Info.parsed(ch, derive(ch, max_depth=ch.integer(3, 12)))
     _, text = ch.pick(circuit_files())

@@ -33,6 +33,7 @@ class Case:
     stdin: str | None = None
     files: dict[str, str | bytes] = field(default_factory=dict)
     kind: str = ""  # which generator made it
+    columns: int = 140  # the terminal's width (COLUMNS)
 
     @property
     def command(self) -> str:
@@ -41,12 +42,15 @@ class Case:
     def shell(self) -> str:
         """The command line as one would type it (files are in the current directory)."""
         line = shlex.join(["circuit", *self.args])
+        if self.columns != 140:
+            line = f"COLUMNS={self.columns} {line}"
         if self.stdin is not None:
             line = f"printf %s {shlex.quote(self.stdin)} | {line}"
         return line
 
     def to_json(self) -> dict[str, Any]:
         return {"args": self.args, "stdin": self.stdin, "kind": self.kind,
+                "columns": self.columns,
                 "files": {k: v if isinstance(v, str) else {"hex": v.hex()}
                           for k, v in self.files.items()}}
 
@@ -132,6 +136,7 @@ def command_case(ch: Chooser, info: Info, command: str | None = None, kind: str 
     options = {o: p for p in click_command.params for o in p.opts + p.secondary_opts
                if p.param_type_name == "option"}
     case = Case([command], kind=kind)
+    case.columns = weighted(ch, [(8, 140), (2, 80), (1, 40), (1, 20), (1, 250)])
     positional = [_source(ch, info, case)]
     if command == "grade":
         positional.append(_answers_file(ch, info, case))

@@ -599,3 +599,39 @@ def _layout(ch: Chooser, lines: list[str]) -> str:
     if ch.coin(0.2):
         text = ch.pick(["# a circuit\n", "\n", " "]) + text + ch.pick(["\n", "", "\n\n"])
     return text
+
+
+# --- large circuits -----------------------------------------------------------------------------
+
+BOUNDED = ("tanh", "sin", "cos", "sigmoid")  # ops whose values stay small, however deep
+
+
+def big_program(ch: Chooser, nodes: int) -> Program:
+    """A scalar circuit of about `nodes` gates (above the tables' 300-row limit, or the bulk
+    engine's 20,000): a chain with forks back to earlier names, or a wide layer, its values kept
+    bounded so that it runs."""
+    names = [f"x{i}" for i in range(ch.integer(1, 4))]
+    values = {n: scalar_value(ch, edgy=0.0) for n in names}
+    wide = ch.coin(0.5)
+    lines = [f"input {n} = {value_text(ch, values[n])}" for n in names]
+    binary = [op for op in OPS.values() if op.elementwise and op.arity == 2
+              and op.name in ("add", "sub", "mul", "max", "min")]
+    unary = [OPS[name] for name in BOUNDED if name in OPS]
+    count = 0
+    while count < nodes:
+        a = ch.pick(names) if wide else names[-1]
+        b = ch.pick(names[: max(1, len(names))] if wide else names[-8:])
+        op = ch.pick(binary)
+        inner = ch.pick(unary)
+        name = f"g{count}"
+        lines.append(f"{name} = {inner.call}({op.text.format(a=a, b=b)})")
+        names.append(name)
+        count += 2
+        if wide and len(names) > 64 and ch.coin(0.5):
+            names = names[:4] + names[-32:]
+    if ch.coin(0.5):
+        lines.append(f"f = {' + '.join(names[-ch.integer(1, 8):])}")
+    text = "\n".join(lines)
+    return Program(text=text, inputs={n: () for n in values}, values=values,
+                   defaults=set(values), labels=set(), gates=[], composites=["sigmoid"],
+                   tensor=False)

@@ -75,10 +75,11 @@ def api_input(ch: RandomChooser) -> tuple[dict[str, Any], Problem | None]:
     info = source(ch, kind)
     gradients = ch.coin(0.8)
     expand = ch.coin(0.15)
+    differential = ch.coin(0.5)
     record = {"tier": "api", "kind": kind, "text": info.text, "gradients": gradients,
-              "expand": expand, "values": _plain(info.values),
+              "expand": expand, "differential": differential, "values": _plain(info.values),
               "defaults": sorted(info.defaults)}
-    return record, run_api(info, gradients=gradients, expand=expand)
+    return record, run_api(info, gradients=gradients, expand=expand, differential=differential)
 
 
 def cli_input(ch: RandomChooser, workdir: Path, costly: float) -> tuple[dict[str, Any], Problem |
@@ -245,11 +246,13 @@ def replay(path: Path) -> int:
     if found.get("tier") == "api":
         info = Info(found["text"], {}, found["values"], set(found.get("defaults", ())), set(),
                     [], [], False)
-        problem = run_api(info, gradients=found["gradients"], expand=found["expand"])
+        problem = run_api(info, gradients=found["gradients"], expand=found["expand"],
+                          differential=found.get("differential", False))
     else:
         files = {k: bytes.fromhex(v["hex"]) if isinstance(v, dict) else v
                  for k, v in found.get("files", {}).items()}
-        case = Case(found["args"], found.get("stdin"), files, found.get("kind", ""))
+        case = Case(found["args"], found.get("stdin"), files, found.get("kind", ""),
+                    found.get("columns", 140))
         workdir = Path(tempfile.mkdtemp(prefix="circuit-replay-"))
         problem = judge(case, run_cli(case, workdir))
     if problem is None:

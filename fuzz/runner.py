@@ -97,7 +97,7 @@ def run_cli(case: Case, workdir: Path, env: dict[str, str] | None = None) -> Out
     write_files(case, workdir)
     with working_directory(workdir):
         result = CliRunner().invoke(app, case.args, input=case.stdin,
-                                    env={"COLUMNS": "140", **(env or {})})
+                                    env={"COLUMNS": str(case.columns), **(env or {})})
     exc = result.exception
     tb = ""
     if exc is not None and not isinstance(exc, SystemExit):
@@ -194,8 +194,8 @@ def exception_signature(exc: BaseException) -> str:
 # --- the cheap tier: parse and run through the API ----------------------------------------------
 
 
-def run_api(info: Info, gradients: bool = True, expand: bool = False, to_json: bool = True
-            ) -> Problem | None:
+def run_api(info: Info, gradients: bool = True, expand: bool = False, to_json: bool = True,
+            differential: bool = False) -> Problem | None:
     """Parse, resolve the inputs, run, and write the JSON document, through the API: a
     CircuitError is an answer; anything else escaping is a problem."""
     from circuit_backprop.api import Circuit
@@ -205,9 +205,12 @@ def run_api(info: Info, gradients: bool = True, expand: bool = False, to_json: b
         circuit = Circuit(info.text, expand=expand)
         given = {n: v for n, v in info.values.items()
                  if n in circuit.graph.inputs and n not in info.defaults}
-        result = circuit.run(circuit.resolve_inputs(given), gradients)
+        inputs = circuit.resolve_inputs(given)
+        result = circuit.run(inputs, gradients)
         if to_json:
             json.dumps(result.to_json(), allow_nan=False)
+        if differential and gradients:
+            return differences(circuit, inputs, result, expand)
     except CircuitError:
         return None
     except Exception as exc:  # (anything else escaping is what the fuzz looks for)
@@ -216,4 +219,70 @@ def run_api(info: Info, gradients: bool = True, expand: bool = False, to_json: b
         if known(outcome):
             return None
         return Problem(exception_signature(exc), tb)
+    return None
+
+
+# --- differential checks: the same circuit, computed another way ------------------------------
+
+
+def differences(circuit: Any, inputs: dict[str, Any], result: Any, expanded: bool
+                ) -> Problem | None:
+    """Where the run succeeded: the same values and gradients from the circuit expanded (or
+    not), and for a scalar circuit from every engine (reference, tensor, bulk levels, bulk
+    tape). Each other way may refuse (an overflow inside an expanded sigmoid, a def the bulk
+    engines do not take): only answers are compared."""
+    from circuit_backprop.api import Circuit
+    from circuit_backprop.core import bulk, tensor
+    from circuit_backprop.errors import CircuitError
+
+    mine = _numbers(result.trace)
+    others: list[tuple[str, Any]] = []
+    try:
+        other = Circuit(circuit.graph.text, expand=not expanded)
+        others.append(("--expand" if not expanded else "not expanded",
+                       other.run(other.resolve_inputs(inputs), True).trace))
+    except CircuitError:
+        pass
+    if not result.tensor:
+        graph = circuit.graph
+        for name, run in (("reference engine", _reference), ("tensor engine", tensor.run),
+                          ("bulk levels", bulk.run_levels), ("bulk tape", bulk.run_tape)):
+            try:
+                others.append((name, run(graph, inputs, True)))
+            except (CircuitError, bulk.Fallback):
+                pass
+    for name, trace in others:
+        problem = _compare(mine, _numbers(trace), name, circuit.graph.text)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _reference(graph: Any, inputs: dict[str, Any], gradients: bool) -> Any:
+    from circuit_backprop.core import engine
+
+    return engine.backward(engine.forward(graph, inputs))
+
+
+def _numbers(trace: Any) -> dict[str, Any]:
+    """The output's value and every input's gradient, by name."""
+    import numpy as np
+
+    graph = trace.graph
+    out = {"value": np.asarray(trace.values[graph.output], dtype=float)}
+    for name, node in graph.inputs.items():
+        out[f"d{name}"] = np.asarray(trace.grads[node], dtype=float)
+    return out
+
+
+def _compare(a: dict[str, Any], b: dict[str, Any], how: str, text: str) -> Problem | None:
+    import numpy as np
+
+    for key in a:
+        x, y = a[key], b.get(key)
+        if y is None or x.shape != y.shape:
+            return Problem(f"differs from the {how}: {key} shape", f"{text}\n{x!r}\n{y!r}")
+        scale = 1.0 + float(np.max(np.abs(x), initial=0.0))
+        if not np.allclose(x, y, rtol=1e-7, atol=1e-9 * scale):
+            return Problem(f"differs from the {how}: {key}", f"{text}\n{key}: {x!r} vs {y!r}")
     return None

@@ -33,7 +33,7 @@ from fuzz.cases import KINDS, exercise_case, generate  # noqa: E402
 from fuzz.choices import DrawChooser  # noqa: E402
 from fuzz.commands import Case, Info, click_commands, command_case  # noqa: E402
 from fuzz.programs import Program, big_program, program  # noqa: E402
-from fuzz.runner import judge, run_cli  # noqa: E402
+from fuzz.runner import judge, run_api, run_cli  # noqa: E402
 from fuzz.texts import NAMES, NUMBERS, circuit_files, derive, grammar_text, mutate  # noqa: E402
 
 
@@ -92,7 +92,7 @@ def lark_texts() -> st.SearchStrategy[str]:
 # --- the command line on every kind of input --------------------------------------------------
 
 
-@ci(160)
+@ci(250)
 @given(case=cases("program"))
 def test_valid_programs(case: Case, workdir: Path) -> None:
     check(case, workdir)
@@ -141,7 +141,7 @@ def torch_cases(draw: st.DrawFn) -> Case:
 
 
 @pytest.mark.parametrize("command", sorted(click_commands()))
-@ci(20)
+@ci(30)
 @given(data=st.data())
 def test_every_command(command: str, data: st.DataObject, workdir: Path) -> None:
     """Each command (those added later too) on valid programs and the shipped circuits."""
@@ -154,7 +154,7 @@ def test_grammar_sentences(case: Case, workdir: Path) -> None:
     check(case, workdir)
 
 
-@ci(80)
+@ci(120)
 @given(case=mutation_cases())
 def test_mutated_circuits(case: Case, workdir: Path) -> None:
     check(case, workdir)
@@ -166,7 +166,7 @@ def test_exercises_graded(case: Case, workdir: Path) -> None:
     check(case, workdir)
 
 
-@ci(40)
+@ci(80)
 @given(case=cases())
 def test_any_input(case: Case, workdir: Path) -> None:
     """The long run's own mix (fuzz/cases.py), so that what it draws is tested here too."""
@@ -184,6 +184,25 @@ def test_big_circuits(case: Case, workdir: Path) -> None:
 def test_check_torch(case: Case, workdir: Path) -> None:
     """--check-torch (and autograd's options) on valid programs: PyTorch rebuilds every gate."""
     check(case, workdir)
+
+
+# --- the same circuit computed other ways ------------------------------------------------------
+
+
+@st.composite
+def api_programs(draw: st.DrawFn) -> tuple[Info, bool]:
+    ch = DrawChooser(draw)
+    return Info.of(program(ch)), ch.coin(0.3)
+
+
+@ci(200)
+@given(job=api_programs())
+def test_engines_and_expansion_agree(job: tuple[Info, bool]) -> None:
+    """Where a program runs: the same value and input gradients with and without --expand, and
+    for a scalar circuit from every engine (reference, tensor, bulk levels, bulk tape)."""
+    info, expand = job
+    problem = run_api(info, gradients=True, expand=expand, differential=True)
+    assert problem is None, f"{problem.signature}\n{problem.detail}"
 
 
 # --- gradients against central differences ----------------------------------------------------
