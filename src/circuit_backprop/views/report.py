@@ -6,13 +6,18 @@ cs231n draws forward values in green and gradients in red: the tables do the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import IO, Any
 
+from rich.box import HEAVY_HEAD
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, JustifyMethod, RenderResult
 from rich.jupyter import JupyterMixin
 from rich.measure import Measurement
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
@@ -104,6 +109,14 @@ def _least_width(column: Column, cells: list[Text]) -> int:
     return max(1, min(LONGEST_UNBROKEN, max([*header_words, *words])))
 
 
+Row = tuple[list[Text], str | None]
+"""A table's row: its cells (one a column) and its style (bold for the output's row)."""
+
+
+def _as_text(cell: Text | str) -> Text:
+    return cell if isinstance(cell, Text) else Text(cell)
+
+
 def _table_border(columns: int) -> int:
     """Rich's box: one rule left of each column and one at the right, a space either side."""
     return 3 * columns + 1
@@ -122,12 +135,12 @@ class FittedTable(JupyterMixin):
     def __init__(self, title: str, columns: list[Column]) -> None:
         self.title = title
         self.columns = columns
-        self.rows: list[tuple[list[Text], str | None]] = []
+        self.rows: list[Row] = []
         self._measured: list[tuple[int, int]] | None = None
 
     def add_row(self, *cells: Text | str, style: str | None = None) -> None:
         assert len(cells) == len(self.columns)
-        self.rows.append(([c if isinstance(c, Text) else Text(c) for c in cells], style))
+        self.rows.append(([_as_text(c) for c in cells], style))
         self._measured = None
 
     def _measures(self) -> list[tuple[int, int]]:
@@ -179,20 +192,30 @@ class FittedTable(JupyterMixin):
         return next((shown for shown in self._layouts() if self._least_total(shown) <= width),
                     None)
 
+    def hidden(self, shown: list[int]) -> list[str]:
+        return [c.header for i, c in enumerate(self.columns) if i not in shown]
+
     def table(self, width: int) -> Table:
         """The Rich table for a terminal `width` columns wide (where `layout` finds one)."""
         shown = self.layout(width)
         assert shown is not None
-        hidden = [c.header for i, c in enumerate(self.columns) if i not in shown]
-        table = Table(title=self.title, title_justify="left",
-                      caption=f"(not shown at this width: {', '.join(hidden)})" if hidden
-                      else None, caption_justify="left")
-        for i, w in zip(shown, self.widths(shown, width), strict=True):
+        return self.rich_table(shown, self.widths(shown, width), self.rows)
+
+    def rich_table(self, shown: list[int], widths: list[int], rows: list[Row],
+                   head: bool = True, caption: bool = True) -> Table:
+        """The Rich table of `rows` with these columns and widths; `head`: the title and the
+        header; `caption`: which columns are not shown."""
+        hidden = self.hidden(shown)
+        table = Table(title=self.title if head else None, title_justify="left",
+                      caption=f"(not shown at this width: {', '.join(hidden)})"
+                      if hidden and caption else None, caption_justify="left",
+                      show_header=head)
+        for i, w in zip(shown, widths, strict=True):
             column = self.columns[i]
             number = column.kind == NUMBER
             table.add_column(Text(column.header, no_wrap=False), justify=column.justify,
                              width=w, no_wrap=number, overflow="fold")
-        for cells, style in self.rows:
+        for cells, style in rows:
             table.add_row(*(cells[i] for i in shown), style=style)
         return table
 
@@ -200,8 +223,13 @@ class FittedTable(JupyterMixin):
         """Where no table fits: the title, then each row as "header: cell" pairs, as many to a
         line as fit (a pair is never split across lines unless it is wider than a line). A row
         that continues the one above it (its first cell empty) is indented."""
-        shown: list[Text] = [Text(self.title)]
-        for cells, style in self.rows:
+        return [Text(self.title), *self.record_lines(self.rows, width)]
+
+    def record_lines(self, rows: list[Row], width: int) -> list[Text]:
+        """`records` of these rows, without the title."""
+        shown: list[Text] = []
+        for cells, style in rows:
+            cells = [_as_text(c) for c in cells]
             indent = "" if cells[0].plain else "  "
             pairs = [Text.assemble(f"{c.header}: ", Text(cell.plain.replace("\n", " "),
                                                           style=cell.style))
@@ -233,6 +261,221 @@ class FittedTable(JupyterMixin):
                                                  options.max_width)))
 
 
+# --- tables too long to lay out whole: printed a block of rows at a time ---------------------
+
+STREAM_BLOCK = 256  # nodes whose rows a streamed table makes, lays out and prints at a time
+SAMPLE_BLOCKS = 5  # blocks (the first, the last, some between) that set its text columns' widths
+
+
+def number_width(number_format: NumberFormat) -> int:
+    """The widest a scalar is written: sign, digits, point and a 3-digit exponent
+    (-1.23457e-308 at 6 digits)."""
+    p = number_format.precision
+    return 1 + p + (1 if p > 1 else 0) + 5
+
+
+class StreamedTable(FittedTable):
+    """A FittedTable with too many rows to lay out whole (Rich measures every cell of a table
+    before it prints its first line): its rows are made a block at a time, as they are printed,
+    and its columns' widths are chosen before any is. A number column is at least `least[i]`
+    wide (the widest its numbers can be written: they are never cut or wrapped); a text column
+    is as wide as the cells of a few sample blocks need, and a later cell wider than that wraps,
+    as in any text column.
+
+    `pieces()` are what a view shows: the title and header, each block of rows, the bottom edge
+    (and caption); printed one after another, they read as one table, and memory holds one
+    block of it. At a width where no table fits, the pieces are the records, block by block."""
+
+    def __init__(self, title: str, columns: list[Column], blocks: int,
+                 rows_of: Callable[[int], list[Row]], least: Callable[[], list[int]]) -> None:
+        super().__init__(title, columns)
+        self.blocks = blocks
+        self.rows_of = rows_of  # the rows of block k, made when it is printed
+        self.least = least  # each column's least width, found when the widths are first needed
+        self._fitted: dict[int, tuple[list[int], list[int]] | None] = {}
+
+    def add_row(self, *cells: Text | str, style: str | None = None) -> None:
+        raise TypeError("a streamed table makes its rows a block at a time: see rows_of")
+
+    def _sample_rows(self) -> list[Row]:
+        last = self.blocks - 1
+        picked = {0, last, *(last * k // (SAMPLE_BLOCKS - 1) for k in range(1, SAMPLE_BLOCKS - 1))}
+        return [row for k in sorted(picked & set(range(self.blocks))) for row in self.rows_of(k)]
+
+    def _measures(self) -> list[tuple[int, int]]:
+        if self._measured is None:
+            rows = self._sample_rows()
+            least = self.least()
+            self._measured = []
+            for index, column in enumerate(self.columns):
+                cells = [_as_text(cells[index]) for cells, _ in rows]
+                floor = least[index]
+                self._measured.append((max(_least_width(column, cells), floor),
+                                       max(_natural_width(column, cells), floor)))
+        return self._measured
+
+    def fitted(self, width: int) -> tuple[list[int], list[int]] | None:
+        """(the columns shown, their widths) at `width`, the same for every block; None where
+        not even the fewest columns fit (then the rows print as records)."""
+        if width not in self._fitted:
+            shown = self.layout(width)
+            self._fitted[width] = None if shown is None else (shown, self.widths(shown, width))
+        return self._fitted[width]
+
+    def pieces(self) -> list[Any]:
+        return [_StreamHead(self), *(_StreamBlock(self, k) for k in range(self.blocks)),
+                _StreamFoot(self)]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """Every piece, one after another (where the table is shown whole: a Group, Jupyter)."""
+        for piece in self.pieces():
+            yield from piece.__rich_console__(console, options)
+
+
+class _StreamHead:
+    """A streamed table's title and header: Rich's own, drawn above a row of empty cells that
+    is then left out (with the bottom edge under it)."""
+
+    def __init__(self, table: StreamedTable) -> None:
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self.table
+        fitted = table.fitted(options.max_width)
+        if fitted is None:
+            yield Text(table.title)
+            return
+        shown, widths = fitted
+        empty: list[Row] = [([Text("")] * len(table.columns), None)]
+        drawn = table.rich_table(shown, widths, empty, caption=False)
+        for line in console.render_lines(drawn, options, pad=False)[:-2]:
+            yield from line
+            yield Segment.line()
+
+
+class _StreamFoot:
+    """A streamed table's bottom edge, and the caption saying which columns are not shown."""
+
+    def __init__(self, table: StreamedTable) -> None:
+        self.table = table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self.table
+        fitted = table.fitted(options.max_width)
+        if fitted is None:
+            return
+        shown, widths = fitted
+        edges = HEAVY_HEAD.substitute(options, safe=console.safe_box)
+        yield Segment(edges.get_bottom([w + 2 for w in widths]))
+        yield Segment.line()
+        hidden = table.hidden(shown)
+        if hidden:
+            caption = console.render_str(f"(not shown at this width: {', '.join(hidden)})",
+                                         style="table.caption", highlight=False)
+            yield from console.render(caption, options.update(
+                width=sum(widths) + _table_border(len(widths)), justify="left", highlight=False))
+
+
+class _StreamBlock:
+    """One block of a streamed table's rows, in the table's widths (see `row_lines`)."""
+
+    def __init__(self, table: StreamedTable, block: int) -> None:
+        self.table = table
+        self.block = block
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self.table
+        rows = table.rows_of(self.block)
+        fitted = table.fitted(options.max_width)
+        if fitted is None:
+            yield from table.record_lines(rows, options.max_width)
+            return
+        shown, widths = fitted
+        yield from row_lines(console, options, [table.columns[i] for i in shown], widths,
+                             [([cells[i] for i in shown], style) for cells, style in rows])
+
+
+def _cells(text: str) -> int:
+    """The terminal cells a line of text takes (an ASCII one: its length, at once)."""
+    return len(text) if text.isascii() else cell_len(text)
+
+
+def _justified(text: str, width: int, justify: str, length: int) -> str:
+    """A one-line cell `length` cells long padded to `width` as Rich justifies it (centred: the
+    odd space right)."""
+    space = width - length
+    if justify == "right":
+        return " " * space + text
+    if justify == "center":
+        return " " * (space // 2) + text + " " * (space - space // 2)
+    return text + " " * space
+
+
+def row_lines(console: Console, options: ConsoleOptions, columns: list[Column],
+              widths: list[int], rows: list[Row]) -> RenderResult:
+    """Rows of cells as the lines of a Rich table's body (│ cell │ cell │) in these widths.
+
+    A cell of one line that fits is padded here (most cells: a row then costs a few string
+    operations, not Rich's layout of each cell); any other one (wider than its column, several
+    lines, several styles) Rich wraps, in its column's width, and the row is as tall as its
+    tallest cell, every other cell on its first line. Without colours (a file, a pipe) a line
+    is one segment."""
+    edges = HEAVY_HEAD.substitute(options, safe=console.safe_box)
+    left, bar, right = edges.mid_left + " ", " " + edges.mid_vertical + " ", " " + edges.mid_right
+    plain = console.color_system is None
+    styles: dict[tuple[str, str | None], Style] = {}
+
+    def style_of(cell_style: str, row_style: str | None) -> Style:
+        key = (cell_style, row_style)
+        if key not in styles:
+            styles[key] = console.get_style(cell_style) + console.get_style(row_style or "")
+        return styles[key]
+
+    justify = [column.justify for column in columns]
+    for cells, row_style in rows:
+        texts = [cell if isinstance(cell, str) else cell.plain for cell in cells]
+        lengths = [_cells(t) for t in texts]
+        if plain and all(n <= w and "\n" not in t
+                         for t, n, w in zip(texts, lengths, widths, strict=True)):
+            yield Segment(left + bar.join(map(_justified, texts, widths, justify, lengths))
+                          + right)
+            yield Segment.line()
+            continue
+        drawn = [_cell_lines(console, options, cell, text, w, j, row_style, style_of)
+                 for cell, text, w, j in zip(cells, texts, widths, justify, strict=True)]
+        for k in range(max(len(lines) for lines in drawn)):
+            segments = [Segment(left)]
+            for c, lines in enumerate(drawn):
+                if c:
+                    segments.append(Segment(bar))
+                segments.extend(lines[k] if k < len(lines)
+                                else [Segment(" " * widths[c], style_of("", row_style))])
+            segments.append(Segment(right))
+            if plain:
+                yield Segment("".join(segment.text for segment in segments))
+            else:
+                yield from segments
+            yield Segment.line()
+
+
+def _cell_lines(console: Console, options: ConsoleOptions, cell: Text | str, text: str,
+                width: int, justify: JustifyMethod, row_style: str | None,
+                style_of: Any) -> list[list[Segment]]:
+    """One cell's lines, each `width` wide: padded here where it is one line in one style,
+    else wrapped by Rich (folding a word longer than the column)."""
+    if isinstance(cell, str):
+        cell_style, one_style = "", True
+    else:
+        cell_style, one_style = cell.style, not cell.spans and isinstance(cell.style, str)
+    length = _cells(text)
+    if one_style and "\n" not in text and length <= width:
+        return [[Segment(_justified(text, width, justify, length),
+                         style_of(cell_style, row_style))]]
+    shaped = options.update(width=width, justify=justify, overflow="fold", no_wrap=False,
+                            height=None)
+    return console.render_lines(_as_text(cell), shaped, style=console.get_style(row_style or ""))
+
+
 Extra = dict[str, dict[int, Text | str]]
 """Extra columns a check adds to a table: header -> the cell of each node (e.g. "torch")."""
 
@@ -247,21 +490,27 @@ def _extra_cells(extra: Extra | None, node: int) -> list[Text | str]:
     return [cells.get(node, "") for cells in (extra or {}).values()]
 
 
-def forward_table(trace: Trace, number_format: NumberFormat,
-                  extra: Extra | None = None) -> FittedTable:
-    """One row per node, in the order of the forward pass. A narrow terminal leaves out the
-    inputs column (the source names them), then # (the gate column has #id where there is no
-    name), then op."""
-    graph = trace.graph
-    notes = _notes(trace)
+def _forward_columns(extra: Extra | None, notes: dict[int, str]) -> list[Column]:
+    """A narrow terminal leaves out the inputs column (the source names them), then # (the gate
+    column has #id where there is no name), then op."""
     columns = [Column("#", "right", NUMBER, 2), Column("gate"), Column("op", "center", TEXT, 3),
                Column("source"), Column("inputs", drop=1), Column("value", "right", NUMBER),
                *_extra_columns(extra, 4)]
     if notes:
         columns.append(Column("note", drop=4))
-    table = FittedTable("Forward pass (left to right)", columns)
-    for node in range(len(graph)):
-        row = [
+    return columns
+
+
+FORWARD_TITLE = "Forward pass (left to right)"
+
+
+def _forward_rows(trace: Trace, number_format: NumberFormat, extra: Extra | None,
+                  notes: dict[int, str], nodes: range) -> list[Row]:
+    """One row per node, in the order of the forward pass."""
+    graph = trace.graph
+    rows: list[Row] = []
+    for node in nodes:
+        row: list[Text | str] = [
             str(node),
             graph.label(node),
             symbol(graph, node),
@@ -272,20 +521,24 @@ def forward_table(trace: Trace, number_format: NumberFormat,
         ]
         if notes:
             row.append(notes.get(node, ""))
-        table.add_row(*row, style="bold" if node == graph.output else None)
+        rows.append((row, "bold" if node == graph.output else None))  # type: ignore[arg-type]
+    return rows
+
+
+def forward_table(trace: Trace, number_format: NumberFormat,
+                  extra: Extra | None = None) -> FittedTable:
+    """One row per node, in the order of the forward pass (see _forward_columns)."""
+    notes = _notes(trace)
+    table = FittedTable(FORWARD_TITLE, _forward_columns(extra, notes))
+    for cells, style in _forward_rows(trace, number_format, extra, notes,
+                                      range(len(trace.graph))):
+        table.add_row(*cells, style=style)
     return table
 
 
-def backward_table(trace: Trace, number_format: NumberFormat,
-                   extra: Extra | None = None) -> FittedTable:
-    """Gates output first; one row per input wire: upstream × local = downstream on one line.
-
-    The gate's own cells (#, name, op, value, upstream) are on the row of its first input wire.
-    A narrow terminal leaves out # (the gate column has #id where there is no name), then the
+def _backward_columns(fname: str, extra: Extra | None, notes: dict[int, str]) -> list[Column]:
+    """A narrow terminal leaves out # (the gate column has #id where there is no name), then the
     gate's value (the forward table has it), then the formulas, then op."""
-    graph = trace.graph
-    fname = graph.label(graph.output)
-    notes = _notes(trace)
     columns = [
         Column("#", "right", NUMBER, 1), Column("gate"), Column("op", "center", TEXT, 4),
         Column("value", "right", NUMBER, 2), Column(f"upstream ∂{fname}/∂gate", "right", NUMBER),
@@ -295,10 +548,21 @@ def backward_table(trace: Trace, number_format: NumberFormat,
     ]
     if notes:
         columns.append(Column("note", drop=5))
-    table = FittedTable(f"Backward pass (right to left): ∂{fname}/∂gate × local = downstream",
-                        columns)
-    for node in range(len(graph) - 1, -1, -1):
-        gate = [
+    return columns
+
+
+def _backward_title(fname: str) -> str:
+    return f"Backward pass (right to left): ∂{fname}/∂gate × local = downstream"
+
+
+def _backward_rows(trace: Trace, number_format: NumberFormat, extra: Extra | None,
+                   notes: dict[int, str], nodes: range) -> list[Row]:
+    """Gates output first; one row per input wire: upstream × local = downstream on one line.
+    The gate's own cells (#, name, op, value, upstream) are on the row of its first wire."""
+    graph = trace.graph
+    rows: list[Row] = []
+    for node in nodes:
+        gate: list[Text | str] = [
             str(node),
             graph.label(node),
             symbol(graph, node),
@@ -311,9 +575,23 @@ def backward_table(trace: Trace, number_format: NumberFormat,
         wires = _wire_cells(trace, node, number_format) or [["", "", "", ""]]
         for k, wire in enumerate(wires):
             if k == 0:
-                table.add_row(*gate, *wire, *after, style=style)
+                rows.append(([*gate, *wire, *after], style))  # type: ignore[list-item]
             else:
-                table.add_row(*([""] * len(gate)), *wire, *([""] * len(after)), style=style)
+                rows.append(([*([""] * len(gate)), *wire, *([""] * len(after))],  # type: ignore[list-item]
+                             style))
+    return rows
+
+
+def backward_table(trace: Trace, number_format: NumberFormat,
+                   extra: Extra | None = None) -> FittedTable:
+    """Gates output first, one row per input wire (see _backward_rows, _backward_columns)."""
+    graph = trace.graph
+    fname = graph.label(graph.output)
+    notes = _notes(trace)
+    table = FittedTable(_backward_title(fname), _backward_columns(fname, extra, notes))
+    for cells, style in _backward_rows(trace, number_format, extra, notes,
+                                       range(len(graph) - 1, -1, -1)):
+        table.add_row(*cells, style=style)
     return table
 
 
@@ -340,26 +618,35 @@ def _formula_cell(graph: Graph, node: int, k: int, value: float | None,
 
 
 def _notes(trace: Trace) -> dict[int, str]:
-    notes = {}
-    for node in range(len(trace.graph)):
-        note = trace.kink(node)
-        if note:
-            notes[node] = note
+    """The gates at a kink, and what to say there (trace.kink): only gates whose op has kinks
+    are looked at, so that a circuit without such ops costs one pass over its op names."""
+    graph = trace.graph
+    kinks = _kink_functions(graph)
+    notes: dict[int, str] = {}
+    if not kinks:
+        return notes
+    values = trace.values
+    for node, kind in enumerate(graph.ops):
+        kink = kinks.get(kind)
+        if kink is not None:
+            note = kink(*(values[i] for i in graph.args[node]))
+            if note:
+                notes[node] = note
     return notes
 
 
-def gradient_table(trace: Trace, number_format: NumberFormat,
-                   extra: Extra | None = None) -> FittedTable:
-    """∂out/∂ every input and every named gate; at a fork, the contributions being added."""
+def _gradient_columns(fname: str, extra: Extra | None) -> list[Column]:
+    return [Column("node"), Column("kind", drop=1), Column(f"∂{fname}/∂node", "right", NUMBER),
+            Column("how it adds up (one term per out-wire)"), *_extra_columns(extra, 2)]
+
+
+def _gradient_rows(trace: Trace, number_format: NumberFormat, extra: Extra | None,
+                   nodes: list[int], parts: dict[int, list[tuple[int, float]]]) -> list[Row]:
+    """∂out/∂node for each of `nodes`; at a fork, the contributions being added (`parts`)."""
     graph = trace.graph
     fname = graph.label(graph.output)
-    table = FittedTable(f"Gradients of {fname}", [
-        Column("node"), Column("kind", drop=1), Column(f"∂{fname}/∂node", "right", NUMBER),
-        Column("how it adds up (one term per out-wire)"), *_extra_columns(extra, 2),
-    ])
-    shown = summary_nodes(graph)
-    parts = trace.contributions(set(shown))
-    for node in shown:
+    rows: list[Row] = []
+    for node in nodes:
         grad = trace.grads[node]
         terms = parts[node]
         if node == graph.output:
@@ -373,38 +660,277 @@ def gradient_table(trace: Trace, number_format: NumberFormat,
             how += f" = {number_format.value(grad)}"
             how += "  (from " + ", ".join(graph.label(g) for g, _ in terms) + ")"
         kind = "input" if graph.ops[node] == INPUT else "gate"
-        table.add_row(f"{graph.label(node)}", kind,
+        rows.append(([f"{graph.label(node)}", kind,  # type: ignore[list-item]
                       _styled(number_format.value(grad), GRAD_STYLE), how,
-                      *_extra_cells(extra, node))
+                      *_extra_cells(extra, node)], None))
+    return rows
+
+
+def gradient_table(trace: Trace, number_format: NumberFormat,
+                   extra: Extra | None = None) -> FittedTable:
+    """∂out/∂ every input and every named gate; at a fork, the contributions being added."""
+    fname = trace.graph.label(trace.graph.output)
+    table = FittedTable(f"Gradients of {fname}", _gradient_columns(fname, extra))
+    shown = summary_nodes(trace.graph)
+    parts = trace.contributions(set(shown))
+    for cells, style in _gradient_rows(trace, number_format, extra, shown, parts):
+        table.add_row(*cells, style=style)
     return table
 
 
+# --- every row of a large circuit (--all): the tables streamed ---------------------------------
+
+
+def _least_widths(columns: list[Column], trace: Trace, number_format: NumberFormat,
+                  extra: Extra | None, numbers: dict[str, Callable[[], Iterable[Any]]]
+                  ) -> list[int]:
+    """How wide each column of a streamed table must be, known before any row is made: # as
+    the largest node id, a check's column as its widest cell, a number column as wide as its
+    numbers (`numbers`: header -> the arrays of that column's numbers) can be written; a text
+    column as its sample blocks say (0 here)."""
+    widths = {"#": len(str(len(trace.graph) - 1))}
+    for header, cells in (extra or {}).items():
+        widths[header] = max((_as_text(c).cell_len for c in cells.values()), default=0)
+    for header, arrays in numbers.items():
+        widths[header] = widest_number(arrays(), number_format)
+    bound = number_width(number_format)
+    return [widths.get(c.header, bound) if c.kind == NUMBER else 0 for c in columns]
+
+
+NUMBER_CHUNK = 1 << 16  # numbers measured at a time by widest_number (bounded memory)
+
+
+def widest_number(arrays: Iterable[Any], number_format: NumberFormat) -> int:
+    """At least as wide as any of these numbers is written (number_format.value: '%.pg', NaN
+    a missing one, —), from their magnitudes alone, with numpy: no number is formatted.
+
+    With p digits, a number whose exponent (after rounding) is e is written -d.ddddde-XX, or
+    in fixed point where -4 <= e < p: -ddd.ddd (p digits, a point), -0.000ddd; the exponent is
+    floor(log10|v|) or one more (rounding up to a power of ten), one less where log10 rounds
+    up: the widest of the three is taken."""
+    import numpy as np
+
+    p = number_format.precision
+    widest = 1  # (0, and — for a missing number)
+    for values in arrays:
+        column = np.asarray(values, dtype=np.float64)
+        for lo in range(0, len(column), NUMBER_CHUNK):
+            chunk = column[lo:lo + NUMBER_CHUNK]
+            finite = np.isfinite(chunk)
+            if np.any(~finite & ~np.isnan(chunk)):
+                widest = max(widest, 4)  # -inf
+            chunk = chunk[finite & (chunk != 0)]
+            if not chunk.size:
+                continue
+            e = np.floor(np.log10(np.abs(chunk))).astype(np.int64)
+            sign = (chunk < 0).astype(np.int64)
+            for shift in (-1, 0, 1):
+                widest = max(widest, int((_written_width(e + shift, p) + sign).max()))
+    return widest
+
+
+def _written_width(e: Any, p: int) -> Any:
+    """The widest '%.pg' writes a positive number of exponent e (a numpy array of them)."""
+    import numpy as np
+
+    fixed = (e >= -4) & (e < p)
+    point = np.where(e >= 0, np.where(p - 1 - e > 0, p + 1, e + 1), p + 1 - e)
+    mantissa = p + 1 if p > 1 else 1
+    scientific = mantissa + 2 + np.where(np.abs(e) >= 100, 3, 2)
+    return np.where(fixed, point, scientific)
+
+
+def _products(grads: Any, local: list[Any]) -> Iterator[Any]:
+    """What each wire sends down (upstream × local), a column of wires and a chunk at a time."""
+    import numpy as np
+
+    up = np.asarray(grads, dtype=np.float64)
+    for column in local:
+        wire = np.asarray(column, dtype=np.float64)
+        for lo in range(0, len(wire), NUMBER_CHUNK):
+            yield up[lo:lo + NUMBER_CHUNK] * wire[lo:lo + NUMBER_CHUNK]
+
+
+def _node_blocks(lo: int, hi: int, step: int) -> list[range]:
+    """Ranges of at most STREAM_BLOCK nodes from lo towards hi (step 1 or -1), in that order."""
+    if step > 0:
+        return [range(a, min(a + STREAM_BLOCK, hi)) for a in range(lo, hi, STREAM_BLOCK)]
+    return [range(a, max(a - STREAM_BLOCK, hi), -1) for a in range(lo, hi, -STREAM_BLOCK)]
+
+
+def streamed_forward_table(trace: Trace, number_format: NumberFormat,
+                           extra: Extra | None = None) -> StreamedTable:
+    """forward_table, a block of nodes at a time."""
+    notes = _notes(trace)
+    columns = _forward_columns(extra, notes)
+    blocks = _node_blocks(0, len(trace.graph), 1)
+    numbers = {"value": lambda: [trace.values]}
+    return StreamedTable(
+        FORWARD_TITLE, columns, len(blocks),
+        lambda k: _forward_rows(trace, number_format, extra, notes, blocks[k]),
+        lambda: _least_widths(columns, trace, number_format, extra, numbers))
+
+
+def streamed_backward_table(trace: Trace, number_format: NumberFormat,
+                            extra: Extra | None = None) -> StreamedTable:
+    """backward_table, a block of gates at a time (output first)."""
+    fname = trace.graph.label(trace.graph.output)
+    notes = _notes(trace)
+    columns = _backward_columns(fname, extra, notes)
+    blocks = _node_blocks(len(trace.graph) - 1, -1, -1)
+    numbers = {"value": lambda: [trace.values], f"upstream ∂{fname}/∂gate": lambda: [trace.grads]}
+    local = getattr(trace.local, "columns", None)  # (engine.LocalGradients: one array a wire)
+    if local is not None:
+        numbers["local gradient"] = lambda: local
+        numbers["downstream"] = lambda: _products(trace.grads, local)
+    return StreamedTable(
+        _backward_title(fname), columns, len(blocks),
+        lambda k: _backward_rows(trace, number_format, extra, notes, blocks[k]),
+        lambda: _least_widths(columns, trace, number_format, extra, numbers))
+
+
+def streamed_gradient_table(trace: Trace, number_format: NumberFormat,
+                            extra: Extra | None = None) -> StreamedTable:
+    """gradient_table, a block of nodes at a time: each block's contributions read from an
+    index of every wire into a listed node, made when the first block is."""
+    graph = trace.graph
+    fname = graph.label(graph.output)
+    columns = _gradient_columns(fname, extra)
+    shown = summary_nodes(graph)
+    blocks = [shown[a:a + STREAM_BLOCK] for a in range(0, len(shown), STREAM_BLOCK)]
+    index: list[Contributions] = []
+
+    def rows_of(k: int) -> list[Row]:
+        if not index:  # (on a million gates: 0.2 s, and 9 bytes a wire into a listed node)
+            index.append(Contributions(trace, shown))
+        return _gradient_rows(trace, number_format, extra, blocks[k], index[0].of(blocks[k]))
+
+    numbers = {f"∂{fname}/∂node": lambda: [trace.grads]}
+    return StreamedTable(f"Gradients of {fname}", columns, len(blocks), rows_of,
+                         lambda: _least_widths(columns, trace, number_format, extra, numbers))
+
+
+def _wires(graph: Graph) -> tuple[Any, Any, Any]:
+    """Every wire of the graph as numpy arrays: the node it comes from, the gate it goes into,
+    its input position there (read from the graph's flat wiring, without a loop)."""
+    import numpy as np
+
+    wires = graph.args
+    arity = np.frombuffer(wires.arity, dtype=np.int8)
+    first = np.frombuffer(wires.first, dtype=np.int32)
+    second = np.frombuffer(wires.second, dtype=np.int32)
+    gates = np.arange(len(arity), dtype=np.int32)
+    one_or_two, two = (arity == 1) | (arity == 2), arity == 2
+    starts = [first[one_or_two], second[two]]
+    ends = [gates[one_or_two], gates[two]]
+    positions = [np.zeros(len(starts[0]), np.int8), np.ones(len(starts[1]), np.int8)]
+    for gate, args in wires.more.items():  # (a def with three or more parameters)
+        starts.append(np.array(args, dtype=np.int32))
+        ends.append(np.full(len(args), gate, dtype=np.int32))
+        positions.append(np.arange(len(args), dtype=np.int8))
+    return np.concatenate(starts), np.concatenate(ends), np.concatenate(positions)
+
+
+def _computed(trace: Trace) -> Any:
+    """Which gates have local gradients (only their wires carry one), as a numpy bool array."""
+    import numpy as np
+
+    computed = getattr(trace.local, "computed", None)  # (engine.LocalGradients: a bytearray)
+    if computed is not None:
+        return np.frombuffer(bytes(computed), dtype=np.uint8).astype(bool)
+    return np.array([trace.local[g] is not None for g in range(len(trace.graph))], dtype=bool)
+
+
+class Contributions:
+    """trace.contributions for many nodes, a few at a time: every wire into one of `nodes` that
+    carries a gradient, as (node, gate, input position), sorted by node and then gate (numpy
+    arrays: 9 bytes a wire)."""
+
+    def __init__(self, trace: Trace, nodes: list[int]) -> None:
+        import numpy as np
+
+        self.trace = trace
+        start, end, position = _wires(trace.graph)
+        wanted = np.zeros(len(trace.graph), dtype=bool)
+        wanted[np.asarray(nodes, dtype=np.int64)] = True
+        keep = wanted[start] & _computed(trace)[end]
+        start, end, position = start[keep], end[keep], position[keep]
+        order = np.lexsort((position, end, start))
+        self.target = start[order]
+        self.source = end[order]
+        self.position = position[order]
+
+    def of(self, nodes: list[int]) -> dict[int, list[tuple[int, float]]]:
+        """What trace.contributions(set(nodes)) gives."""
+        import numpy as np
+
+        trace = self.trace
+        found: dict[int, list[tuple[int, float]]] = {}
+        lo = np.searchsorted(self.target, nodes, side="left")
+        hi = np.searchsorted(self.target, nodes, side="right")
+        for node, a, b in zip(nodes, lo.tolist(), hi.tolist(), strict=True):
+            terms: list[tuple[int, float]] = []
+            for gate, k in zip(self.source[a:b].tolist(), self.position[a:b].tolist(),
+                               strict=True):
+                d = trace.downstream(gate)[k]
+                if d is not None:
+                    terms.append((gate, d))
+            found[node] = terms
+        return found
+
+
 def eval_view(trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT,
-              extra: tuple[Extra, ...] = ()) -> list[Any]:
-    """What `eval` shows: the forward table and the output's value."""
+              extra: tuple[Extra, ...] = ()) -> Iterable[Any]:
+    """What `eval` shows: the forward table and the output's value. Above TABLE_LIMIT nodes
+    (--all) the table is streamed: a generator of its pieces, each printed as it comes."""
     number_format = as_number_format(number_format)
+    if len(trace.graph) > TABLE_LIMIT:
+        return chain(_streamed([lambda: streamed_forward_table(trace, number_format,
+                                                               *extra[:1])]),
+                     [output_line(trace, number_format)])
     return [forward_table(trace, number_format, *extra[:1]), output_line(trace, number_format)]
 
 
 def backward_view(trace: Trace, number_format: FormatOrPrecision = DEFAULT_FORMAT,
-                  extra: tuple[Extra, ...] = ()) -> list[Any]:
+                  extra: tuple[Extra, ...] = ()) -> Iterable[Any]:
     """What `backward` shows: the forward, backward and gradient tables, the output and ∇.
-    `extra`: columns for the three tables, in that order."""
+    `extra`: columns for the three tables, in that order. Above TABLE_LIMIT nodes (--all) the
+    tables are streamed: a generator of their pieces, each printed as it comes."""
     number_format = as_number_format(number_format)
     forward_x, backward_x, gradient_x = (*extra, None, None, None)[:3]
-    shown: list[Any] = [
+    end = [output_line(trace, number_format), *_gradient_line(trace, number_format)]
+    if len(trace.graph) > TABLE_LIMIT:
+        return chain(_streamed([
+            lambda: streamed_forward_table(trace, number_format, forward_x),
+            lambda: streamed_backward_table(trace, number_format, backward_x),
+            lambda: streamed_gradient_table(trace, number_format, gradient_x),
+        ]), end)
+    return [
         forward_table(trace, number_format, forward_x), Text(""),
         backward_table(trace, number_format, backward_x), Text(""),
-        gradient_table(trace, number_format, gradient_x), output_line(trace, number_format),
+        gradient_table(trace, number_format, gradient_x), *end,
     ]
+
+
+def _streamed(tables: list[Callable[[], StreamedTable]]) -> Iterator[Any]:
+    """Each table's pieces, a blank line between tables; each table made (its index, its
+    widths) only once the one before it has been printed."""
+    for k, table in enumerate(tables):
+        if k:
+            yield Text("")
+        yield from table().pieces()
+
+
+def _gradient_line(trace: Trace, number_format: NumberFormat) -> list[Text]:
+    """∇f = [∂f/∂x, ...] = [numbers], where the circuit has inputs."""
     graph = trace.graph
     fname = graph.label(graph.output)
     names = list(graph.inputs)
-    if names:
-        grads = ", ".join(number_format.value(trace.grads[graph.inputs[n]]) for n in names)
-        parts = ", ".join(f"∂{fname}/∂{n}" for n in names)
-        shown.append(Text.assemble("∇", fname, " = [", parts, "] = [", (grads, GRAD_STYLE), "]"))
-    return shown
+    if not names:
+        return []
+    grads = ", ".join(number_format.value(trace.grads[graph.inputs[n]]) for n in names)
+    parts = ", ".join(f"∂{fname}/∂{n}" for n in names)
+    return [Text.assemble("∇", fname, " = [", parts, "] = [", (grads, GRAD_STYLE), "]")]
 
 
 def output_line(trace: Trace, number_format: NumberFormat) -> Text:
