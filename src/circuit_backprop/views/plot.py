@@ -91,11 +91,7 @@ def check_range(lo: float, hi: float, what: str = "the range") -> None:
                          ["give two different ends, the smaller first: e.g. --range -2:2"])
     if lo > hi:
         raise UsageError(f"{what}: the smaller end comes first (A < B in A:B)",
-                         [f"e.g. --range {lo_hi_text(hi, lo)}"])
-
-
-def lo_hi_text(lo: float, hi: float) -> str:
-    return f"{lo:g}:{hi:g}"
+                         [f"e.g. --range {hi:g}:{lo:g}"])
 
 
 FLOAT_MAX = sys.float_info.max
@@ -108,12 +104,13 @@ def default_range(x0: float) -> tuple[float, float]:
     return max(x0 - half, -FLOAT_MAX), min(x0 + half, FLOAT_MAX)
 
 
-def between(lo: float, hi: float, t: float) -> float:
-    """The point a fraction t of the way from lo to hi (exactly lo at 0 and hi at 1), also where
-    hi - lo is beyond float64 (-1e308 to 1e308)."""
-    span = hi - lo
-    if math.isfinite(span):
-        return lo + span * t
+def between(lo: float, hi: float, k: int, steps: int) -> float:
+    """The k-th of steps + 1 evenly spaced points from lo to hi (lo at 0, hi at steps), also
+    where hi - lo is beyond float64 (-1e308 to 1e308)."""
+    x = lo + (hi - lo) * k / steps
+    if math.isfinite(x):
+        return x
+    t = k / steps
     return lo * (1 - t) + hi * t
 
 
@@ -146,7 +143,7 @@ def sample(trace: Trace, wrt: str, lo: float | None = None, hi: float | None = N
                     fixed={k: v for k, v in inputs.items() if k != wrt})
     n = max(2, points)
     for k in range(n):
-        x = between(lo, hi, k / (n - 1))
+        x = between(lo, hi, k, n - 1)
         data.xs.append(x)
         data.ys.append(_value_at(graph, inputs, wrt, x))
     return data
@@ -202,7 +199,7 @@ def text_lines(data: PlotData, width: int = 64, height: int = 18,
 
     grid = [[(" ", "")] * width for _ in range(height)]
     for c in range(width):
-        r = row(data.tangent(between(lo, hi, c / (width - 1))))
+        r = row(data.tangent(between(lo, hi, c, width - 1)))
         if r is not None:
             grid[r][c] = ("·", "red")
     for x, y in zip(data.xs, data.ys, strict=True):
