@@ -6,7 +6,7 @@ cs231n draws forward values in green and gradients in red: the tables do the sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import IO, Any
@@ -109,7 +109,7 @@ def _least_width(column: Column, cells: list[Text]) -> int:
     return max(1, min(LONGEST_UNBROKEN, max([*header_words, *words])))
 
 
-Row = tuple[list[Text], str | None]
+Row = tuple[Sequence[Text | str], str | None]
 """A table's row: its cells (one a column) and its style (bold for the output's row)."""
 
 
@@ -521,7 +521,7 @@ def _forward_rows(trace: Trace, number_format: NumberFormat, extra: Extra | None
         ]
         if notes:
             row.append(notes.get(node, ""))
-        rows.append((row, "bold" if node == graph.output else None))  # type: ignore[arg-type]
+        rows.append((row, "bold" if node == graph.output else None))
     return rows
 
 
@@ -575,10 +575,9 @@ def _backward_rows(trace: Trace, number_format: NumberFormat, extra: Extra | Non
         wires = _wire_cells(trace, node, number_format) or [["", "", "", ""]]
         for k, wire in enumerate(wires):
             if k == 0:
-                rows.append(([*gate, *wire, *after], style))  # type: ignore[list-item]
+                rows.append(([*gate, *wire, *after], style))
             else:
-                rows.append(([*([""] * len(gate)), *wire, *([""] * len(after))],  # type: ignore[list-item]
-                             style))
+                rows.append(([*([""] * len(gate)), *wire, *([""] * len(after))], style))
     return rows
 
 
@@ -660,7 +659,7 @@ def _gradient_rows(trace: Trace, number_format: NumberFormat, extra: Extra | Non
             how += f" = {number_format.value(grad)}"
             how += "  (from " + ", ".join(graph.label(g) for g, _ in terms) + ")"
         kind = "input" if graph.ops[node] == INPUT else "gate"
-        rows.append(([f"{graph.label(node)}", kind,  # type: ignore[list-item]
+        rows.append(([f"{graph.label(node)}", kind,
                       _styled(number_format.value(grad), GRAD_STYLE), how,
                       *_extra_cells(extra, node)], None))
     return rows
