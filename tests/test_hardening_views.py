@@ -62,6 +62,9 @@ DEF_PROGRAMS = [
     ("def k(a) = a; g = k(w); f = sum(g * w)", ["--w", "[[1, 2], [3, 4]]"]),
     ("def k(a) = sum(a * a); def sq(a) = a * a; f = k(x) * sum(sq(x) + x)",
      ["--x", "[1, -2, 3]"]),
+    ("def k(a) = 5; f = sum(k(x) * x)", ["--x", "[1, 2, 3]"]),  # a number, over an array
+    ("def k(a) = sum(a * a); def first(a, b) = a; f = k(x) * first(2, x)",
+     ["--x", "[1, -2, 3]"]),  # an array parameter left out
 ]
 
 
