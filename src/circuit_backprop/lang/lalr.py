@@ -20,7 +20,9 @@ tables_from_lark reads Lark's private API (its parse table, rules, terminals). S
 releases pyproject.toml admits are those on which tests/test_lalr_stock.py passes: random
 programs and broken ones give the same graphs and the same errors here as through stock Lark.
 
-Nothing here recurses: the parser's stack is a list, so a 100,000-deep expression is fine.
+Nothing here recurses: the parser's stack is a list, so a 100,000-deep expression is fine. A
+line too long to lex whole (a 50 MB sum, a million-deep nesting) is lexed and run in pieces, its
+waiting tokens kept as offsets: memory a token stays a few dozen bytes (see _long_line).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cache, partial
+from itertools import islice
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -221,6 +224,13 @@ class LeanParser:
         while pos < size:
             stop = text.find("\n", pos + CHUNK)  # chunks end with a line: no token is cut
             stop = size if stop == -1 else stop + 1
+            if stop - pos > LONG_LINE:  # the chunk would end in a long line
+                line_start = text.rfind("\n", pos, pos + CHUNK) + 1
+                if line_start <= pos:  # it is the long line: run it in pieces
+                    self._long_line(text, pos, stop, state_stack, value_stack, builder)
+                    pos = stop
+                    continue
+                stop = line_start  # the lines before it, as a chunk of their own
             self._chunk(text, pos, stop, state_stack, value_stack, builder)
             pos = stop
         return self._finish(text, state_stack, value_stack, builder)
@@ -264,6 +274,66 @@ class LeanParser:
         self._feed(state_stack, value_stack, rest, self._tokens(rest, matches, start),
                    matches[start:], builder)
 
+    def _long_line(self, text: str, pos: int, stop: int, state_stack: list, value_stack: list,
+                   builder: Any) -> None:
+        """Run one line too long to hold whole (a 50 MB `f = x+x+...`, a million-deep nesting).
+
+        A chunk holds every match object of its lines at once, about 480 bytes each, and a
+        token for each kept one, about 520: a thousand bytes a token, gigabytes on such a line.
+        Here the scan is taken PIECE matches at a time, each piece run through the table (a
+        line this long is never recorded: see _segment) and dropped. The tokens that wait on
+        the stack, as those of a deep nesting do (each `(` of `((((x))))` until its `)`), wait
+        as _Pending offsets, 32 bytes, made into tokens when their rule is reduced
+        (_reduce_pending): a thousand bytes a token become fifty.
+        """
+        scan = self.lexer.finditer(text, pos, stop)
+        kept, keywords = self.kept_terminals, self.keywords
+        reduce = partial(self._reduce_pending, text)
+        while piece := list(islice(scan, PIECE)):
+            kinds = list(map(_LASTGROUP, piece))
+            if any(word in text[piece[0].start() : piece[-1].end()] for word in keywords):
+                for i, kind in enumerate(kinds):
+                    if kind == "NAME":
+                        kinds[i] = keywords.get(piece[i].group("NAME"), "NAME")
+            while kinds and kinds[-1] == IGNORED_AT_END:
+                kinds.pop()
+                piece.pop()
+            tokens = [_Pending(m.start(m.lastgroup)) if kind in kept else None
+                      for m, kind in zip(piece, kinds, strict=True)]
+            self._feed(state_stack, value_stack, kinds, tokens, piece, builder, reduce=reduce)
+        # (no token of a valid line waits past its end; if one did, a replay must not see it)
+        for i, value in enumerate(value_stack):
+            if type(value) is _Pending:
+                value_stack[i] = self._token_at(text, value)
+
+    def _token_at(self, text: str, offset: int) -> Tok:
+        """The token that starts at `offset` (a _Pending one), lexed again: as it was, since a
+        token starts with no ignored text before it and ends before its line does."""
+        m = self.lexer.match(text, offset)
+        kind = group = m.lastgroup
+        if kind == "NAME":
+            kind = self.keywords.get(m.group("NAME"), "NAME")
+        token = token_class(kind)(m.group(group))
+        token.start_pos, token.end_pos = m.span(group)
+        return token
+
+    def _reduce_pending(self, text: str, state_stack: list, value_stack: list, arg: tuple,
+                        builder: Any) -> None:
+        """_reduce, the rule's _Pending children made into tokens first (only those its
+        callback reads, when that is known: the "+" of `a + b` is dropped unmade)."""
+        size, origin, callback, direct = arg
+        if size:
+            children = value_stack[-size:]
+            del state_stack[-size:]
+            del value_stack[-size:]
+            for i in direct[1] if direct is not None else range(size):
+                if type(children[i]) is _Pending:
+                    children[i] = self._token_at(text, children[i])
+        else:
+            children = []
+        state_stack.append(state_stack[-1][origin][1])
+        value_stack.append(children[0] if callback is None else callback(builder, children))
+
     def _tokens(self, kinds: list[str], matches: list[re.Match], start: int) -> list[Tok | None]:
         """The values a line's tokens put on the stack: a Tok if a rule keeps it, else None."""
         kept = self.kept_terminals
@@ -295,8 +365,10 @@ class LeanParser:
                                                  self.groups)
 
     def _feed(self, state_stack: list, value_stack: list, kinds: list[str], tokens: list,
-              matches: list, builder: Any, recorder: _Recorder | None = None) -> None:
+              matches: list, builder: Any, recorder: _Recorder | None = None,
+              reduce: Callable[[list, list, tuple, Any], None] | None = None) -> None:
         """The LALR loop: for each token, reduce while the table says so, then shift it."""
+        reduce = reduce or _reduce
         push_state, push_value = state_stack.append, value_stack.append
         for i, kind in enumerate(kinds):
             while True:
@@ -317,13 +389,14 @@ class LeanParser:
                     if recorder is not None:
                         recorder.pass_through()
                     continue
-                _reduce(state_stack, value_stack, arg, builder)
+                reduce(state_stack, value_stack, arg, builder)
                 if recorder is not None:
                     recorder.reduce(*arg)
 
     def _finish(self, text: str, state_stack: list[Any], value_stack: list[Any],
                 builder: Any) -> Any:
         """The end of the program: reduce on $END until the start rule is accepted."""
+        reduce = partial(self._reduce_pending, text)  # (the last line may have been long)
         while state_stack[-1] is not self.end_actions:
             try:
                 what, arg = state_stack[-1]["$END"]
@@ -332,7 +405,7 @@ class LeanParser:
             if what is PASS:
                 state_stack[-1] = state_stack[-2][arg][1]
             else:
-                _reduce(state_stack, value_stack, arg, builder)
+                reduce(state_stack, value_stack, arg, builder)
         return value_stack[-1]
 
     def _expected(self, state_stack: list[Any]) -> set[str]:
@@ -343,6 +416,14 @@ CHUNK = 1 << 12  # characters scanned at a time (then up to the end of that line
 MAX_KEYED_DEPTH = 16  # a line ends with a stack this deep at most, in a valid program
 MAX_SEGMENTS = 4096  # shapes of line recorded, at most (a few hundred bytes each)
 MAX_RECORDED_TOKENS = 256  # a longer line (a 100,000-deep expression) is not worth recording
+LONG_LINE = 1 << 14  # a chunk that would be longer (a line this long) is run in pieces
+PIECE = 1 << 10  # matches of a long line run at a time: see _long_line
+
+
+class _Pending(int):
+    """A token of a long line waiting on the stack: its offset in the text (see _long_line)."""
+
+    __slots__ = ()
 
 
 class _Recorder:
