@@ -94,7 +94,8 @@ class RuleSpec:
 class Tables:
     """Lark's analysis of grammar.lark, as plain data (so that it can be cached on disk)."""
 
-    states: dict[int, dict[str, list]]  # state -> symbol -> ["shift", state] or ["reduce", rule]
+    states: dict[int, dict[str, tuple[str, int]]]  # state -> symbol -> ("shift", state) or
+    #                                                 ("reduce", rule)
     rules: list[RuleSpec]
     start_state: int
     end_state: int
@@ -104,6 +105,7 @@ class Tables:
 
 
 def tables_from_lark(lark: Lark) -> Tables:
+    """The tables of Lark's LALR(1) analysis, the same on every run (see _numbered)."""
     table = lark.parser.parser._parse_table  # the LALR(1) table computed by Lark
     index = {rule: i for i, rule in enumerate(lark.rules)}
     rules = []
@@ -114,16 +116,46 @@ def tables_from_lark(lark: Lark) -> Tables:
                               bool(rule.options.expand1), [str(s.name) for s in rule.expansion]))
     states = {
         state: {
-            symbol: ["shift", arg] if action.name == "Shift" else ["reduce", index[arg]]
+            str(symbol): ("shift", arg) if action.name == "Shift" else ("reduce", index[arg])
             for symbol, (action, arg) in actions.items()
         }
         for state, actions in table.states.items()
     }
+    start, end = table.start_states["start"], table.end_states["start"]
+    states, number = _numbered(states, start)
     kept = sorted({sym.name for rule in lark.rules for sym in rule.expansion
                    if sym.is_term and not sym.filter_out})
     lexer, keywords = _master_regexp(lark)
-    return Tables(states, rules, table.start_states["start"], table.end_states["start"], lexer,
-                  keywords, kept)
+    return Tables(states, rules, number[start], number[end], lexer, keywords, kept)
+
+
+def _numbered(states: dict[int, dict[str, tuple[str, int]]],
+              start: int) -> tuple[dict[int, dict[str, tuple[str, int]]], dict[int, int]]:
+    """The states numbered anew, breadth first from the start state, each one's symbols in
+    sorted order, and the new number of each old one.
+
+    Lark numbers its states in the order it meets them in sets, which changes with Python's
+    hash seed from one run to the next: the same table came out with 33, 0 or 95 as its start
+    state. Numbered this way, the same grammar gives the same tables, written the same."""
+    number = {start: 0}
+    queue = [start]
+    for state in queue:  # (the queue grows as it is walked)
+        for symbol in sorted(states[state]):
+            what, arg = states[state][symbol]
+            if what == "shift" and arg not in number:
+                number[arg] = len(number)
+                queue.append(arg)
+    if len(number) != len(states):
+        raise ValueError(f"{len(states) - len(number)} LALR states are not reachable from the "
+                         "start state")
+    renumbered = {
+        number[state]: {
+            symbol: (what, number[arg] if what == "shift" else arg)
+            for symbol, (what, arg) in sorted(states[state].items())
+        }
+        for state in queue
+    }
+    return renumbered, number
 
 
 def _master_regexp(lark: Lark) -> tuple[str, dict[str, str]]:
