@@ -27,17 +27,15 @@ waiting tokens kept as offsets: memory a token stays a few dozen bytes (see _lon
 
 from __future__ import annotations
 
-import marshal
-import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache, partial
 from itertools import islice
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # Lark itself is imported only when the tables are (re)built: see parse.py
+if TYPE_CHECKING:  # Lark itself is imported only when the tables are made: see tables.py
     from lark import Lark
 
 SHIFT, PASS, REDUCE = 0, 1, 2
@@ -92,7 +90,8 @@ class RuleSpec:
 
 @dataclass
 class Tables:
-    """Lark's analysis of grammar.lark, as plain data (so that it can be cached on disk)."""
+    """Lark's analysis of grammar.lark, as plain data (shipped as grammar_tables.py: see
+    tables.py)."""
 
     states: dict[int, dict[str, tuple[str, int]]]  # state -> symbol -> ("shift", state) or
     #                                                 ("reduce", rule)
@@ -136,7 +135,8 @@ def _numbered(states: dict[int, dict[str, tuple[str, int]]],
 
     Lark numbers its states in the order it meets them in sets, which changes with Python's
     hash seed from one run to the next: the same table came out with 33, 0 or 95 as its start
-    state. Numbered this way, the same grammar gives the same tables, written the same."""
+    state. Numbered this way, the same grammar gives the same tables, written the same (see
+    tables.py)."""
     number = {start: 0}
     queue = [start]
     for state in queue:  # (the queue grows as it is walked)
@@ -184,22 +184,6 @@ def _master_regexp(lark: Lark) -> tuple[str, dict[str, str]]:
     skip = "|".join(t.pattern.to_regexp() for t in terminals if t.name in lark.lexer_conf.ignore)
     parts.append(rf"(?P<{IGNORED_AT_END}>\Z)")
     return f"(?:{skip})*+(?:" + "|".join(parts) + ")", words
-
-
-def save_tables(tables: Tables, path: str) -> None:
-    """Write the tables with marshal: plain data, read back faster than JSON, and no import."""
-    data = marshal.dumps(asdict(tables))
-    partial = f"{path}.{os.getpid()}"
-    with open(partial, "wb") as f:
-        f.write(data)
-    os.replace(partial, path)  # readers see the whole file or none of it
-
-
-def load_tables(path: str) -> Tables:
-    with open(path, "rb") as f:
-        doc = marshal.load(f)
-    doc["rules"] = [RuleSpec(**{**r, "plan": [tuple(p) for p in r["plan"]]}) for r in doc["rules"]]
-    return Tables(**doc)
 
 
 class LeanParser:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from circuit_backprop.core.arrays import ShapeError, show
@@ -24,6 +23,7 @@ from circuit_backprop.errors import SourceError, SourcePosition, close_matches
 from circuit_backprop.lang.lalr import LalrSyntaxError, LeanParser, Tables
 from circuit_backprop.lang.lalr import Tok as Token
 from circuit_backprop.lang.refs import Ref, make_ref
+from circuit_backprop.lang.tables import shipped_tables
 
 RESERVED = ("input", "output", "def")
 OUTPUT_NAMES = ("f", "out", "output_")  # names tried, in order, for a bare output expression
@@ -603,79 +603,15 @@ TOKEN_NAMES = {
 
 @cache
 def _parser() -> LeanParser:
-    """Lark analyses grammar.lark into LALR tables; lalr.py drives them with a _Builder's
-    callbacks (each parse its own builder)."""
+    """The LALR tables Lark made of grammar.lark, driven by lalr.py with a _Builder's callbacks
+    (each parse its own builder)."""
     return LeanParser(_tables(), _Builder)
 
 
 def _tables() -> Tables:
-    """The LALR tables of grammar.lark. They are cached on disk (with marshal), so that a run
-    starts without redoing Lark's analysis: start-up time matters for a command-line tool."""
-    from circuit_backprop.lang import lalr
-
-    grammar = Path(__file__).with_name("grammar.lark").read_text("utf-8")
-    path = _cache_file(grammar)
-    tables = None
-    if path:
-        try:
-            tables = lalr.load_tables(path)
-        except (OSError, ValueError, TypeError, KeyError, EOFError):
-            tables = None  # no cache yet, or a damaged one: rebuild it
-    if tables is None:
-        from lark import Lark
-
-        tables = lalr.tables_from_lark(Lark(grammar, parser="lalr", maybe_placeholders=True))
-        if path:
-            try:
-                lalr.save_tables(tables, path)
-            except (OSError, ValueError, TypeError):
-                pass  # a read-only cache folder only costs start-up time
-    return tables
-
-
-def _cache_file(grammar: str) -> str | None:
-    """Where the analysed grammar is kept: keyed by the grammar's text, the installed Lark, the
-    code that makes the tables (lalr.py) and Python's version, so that no other version reads
-    them. Lark is identified by its package file's path, size and time, not by importing it:
-    with the tables cached, a run never imports Lark (about 25 ms of start-up)."""
-    import importlib.util
-    import os
-    import sys
-    import zlib  # (hashlib would load OpenSSL: 4 ms of start-up for a cache key)
-
-    from circuit_backprop.lang import lalr
-
-    spec = importlib.util.find_spec("lark")
-    if spec is None or not spec.origin:
-        return None
-    stat = os.stat(spec.origin)
-    lark_id = f"{spec.origin}:{stat.st_size}:{stat.st_mtime_ns}"
-    data = (grammar.encode() + lark_id.encode() + Path(lalr.__file__).read_bytes()
-            + sys.version.encode())
-    key = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
-    for folder in _cache_folders():
-        try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            owner = getattr(os, "getuid", None)
-            if owner is not None and os.stat(folder).st_uid != owner():
-                continue  # (another user's folder: its tables are not to be trusted)
-            if os.access(folder, os.W_OK):
-                return os.path.join(folder, f"grammar-{key}.marshal")
-        except OSError:
-            continue
-    return None
-
-
-def _cache_folders() -> Iterator[str]:
-    """The user's cache folder, then a folder of the user's own in the temporary one."""
-    import os
-
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    yield os.path.join(base, "circuit-backprop")
-    import tempfile  # (only if the first will not do: it imports random, hashlib and more)
-
-    user = getattr(os, "getuid", lambda: "user")()
-    yield os.path.join(tempfile.gettempdir(), f"circuit-backprop-{user}")
+    """The LALR tables of grammar.lark, as shipped in the package: grammar_tables.py, which
+    Lark made when the grammar last changed (see tables.py). A run never imports Lark."""
+    return shipped_tables()
 
 
 def parse(text: str) -> Graph:
