@@ -444,5 +444,6 @@ def _some(ch: Chooser, names: list[str]) -> list[str]:
 def _answer_value(ch: Chooser, info: Info, name: str) -> Any:
     import numpy as np
 
-    shape = info.inputs.get(name) or np.shape(info.values.get(name, 0.0))
-    return array_value(ch, tuple(shape)).tolist() if shape else scalar_value(ch)
+    shape = tuple(info.inputs.get(name) or np.shape(info.values.get(name, 0.0)))
+    value = _made_up(ch, shape)
+    return value.tolist() if shape else value

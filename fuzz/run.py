@@ -75,7 +75,7 @@ def api_input(ch: RandomChooser) -> tuple[dict[str, Any], Problem | None]:
     info = source(ch, kind)
     gradients = ch.coin(0.8)
     expand = ch.coin(0.15)
-    differential = ch.coin(0.5)
+    differential = ch.coin(0.3)
     record = {"tier": "api", "kind": kind, "text": info.text, "gradients": gradients,
               "expand": expand, "differential": differential, "values": _plain(info.values),
               "defaults": sorted(info.defaults)}
