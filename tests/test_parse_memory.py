@@ -181,3 +181,17 @@ def test_past_the_memory_limit_a_parse_raises_a_plain_memory_error() -> None:
     done = subprocess.run([sys.executable, "-c", MEMORY_LIMITED], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("text", [
+    "f = x" + "+x" * 2_000,
+    "f = " + "sin(" * 500 + "x" + ")" * 500,
+    "f = x" + "\t+  x" * 500,  # (not plain: spans cleaned of tabs and double spaces)
+])
+def test_the_sources_of_a_long_line_are_each_gates_own_shortened(text: str) -> None:
+    # (sources() slices at most limit + 1 characters of each span, not the whole of it: the
+    # gates of a 1M-token line span a million characters each)
+    graph = parse(text)
+    sources = graph.sources(0, len(graph))
+    assert sources == [graph.source(node) for node in range(len(graph))]
+    assert max(map(len, sources)) == 80 and sources[-1].endswith("…")

@@ -8,10 +8,12 @@ node itself: id order *is* a topological order, and the engine can simply loop o
 from __future__ import annotations
 
 import bisect
+import operator
 import re
 from array import array
 from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from circuit_backprop.core.ops import CONST, INPUT, OPS, Op
@@ -292,23 +294,19 @@ class Graph:
         text, source = self.text, self.source
         if self._plain is None:  # no tab, no double space anywhere: no span needs cleaning
             self._plain = not _NEEDS_CLEANING_IN_LINE.search(text)
+        starts, ends = self.starts[lo:hi], self.ends[lo:hi]
+        if max(map(operator.sub, ends, starts), default=0) > limit:
+            # Spans are sliced to limit + 1 characters at most (a longer one is shortened by
+            # `source` in any case): whole, the spans of a 1M-gate line or nesting, each gate's
+            # running to the start of the line, would copy terabytes.
+            most = repeat(limit + 1)
+            ends = array(ends.typecode, map(min, ends, map(operator.add, starts, most)))
+        spans = (text[s:e] for s, e in zip(starts, ends, strict=True))
         if self._plain:
-            return [
-                span if len(span) <= limit and "\n" not in span else source(node)
-                for node, span in zip(
-                    range(lo, hi),
-                    (text[s:e] for s, e in zip(self.starts[lo:hi], self.ends[lo:hi], strict=True)),
-                    strict=True,
-                )
-            ]
-        return [
-            span if len(span) <= limit and not _NEEDS_CLEANING.search(span) else source(node)
-            for node, span in zip(
-                range(lo, hi),
-                (text[s:e] for s, e in zip(self.starts[lo:hi], self.ends[lo:hi], strict=True)),
-                strict=True,
-            )
-        ]
+            return [span if len(span) <= limit and "\n" not in span else source(node)
+                    for node, span in zip(range(lo, hi), spans, strict=True)]
+        return [span if len(span) <= limit and not _NEEDS_CLEANING.search(span) else source(node)
+                for node, span in zip(range(lo, hi), spans, strict=True)]
 
     def label(self, node: int) -> str:
         """How a node is called in tables: its name, or its number."""
