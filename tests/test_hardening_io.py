@@ -457,8 +457,11 @@ def test_ctrl_c_is_a_quiet_exit_130(tmp_path: Path) -> None:
     (well past start-up), and waits there for the interrupt."""
     fifo = tmp_path / "waiting.circ"
     os.mkfifo(fifo)
+    # (SIGINT back to its default in the child: a shell's background job, as CI may run us,
+    # inherits it ignored, and Python then never raises KeyboardInterrupt)
     p = subprocess.Popen(circuit_command() + ["backward", str(fifo)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env())
+                         stderr=subprocess.PIPE, env=_env(),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     with open(fifo, "w") as writer:
         writer.write("f = 2 *")
         writer.flush()
