@@ -44,7 +44,7 @@ sys.dont_write_bytecode = True  # (nothing written into the installed package)
 
 import gen  # noqa: E402
 
-CIRCUIT = shutil.which("circuit") or "circuit"
+CIRCUIT = shutil.which("circuit") or str(Path(sys.executable).with_name("circuit"))
 PARSE_ONLY = ("import sys; from circuit_backprop.lang.parse import parse; "
               "g = parse(open(sys.argv[1], encoding='utf-8').read()); print(len(g))")
 
