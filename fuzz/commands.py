@@ -67,11 +67,12 @@ class Info:
     gates: list[str]
     composites: list[str]
     tensor: bool
+    smooth: bool = False  # every gate well conditioned at these values (programs.py says so)
 
     @classmethod
     def of(cls, p: Program) -> Info:
         return cls(p.text, dict(p.inputs), dict(p.values), set(p.defaults), set(p.labels),
-                   list(p.gates), list(p.composites), p.tensor)
+                   list(p.gates), list(p.composites), p.tensor, p.smooth)
 
     @classmethod
     def parsed(cls, ch: Chooser, text: str) -> Info:

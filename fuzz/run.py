@@ -77,7 +77,8 @@ def api_input(ch: RandomChooser) -> tuple[dict[str, Any], Problem | None]:
     expand = ch.coin(0.15)
     differential = ch.coin(0.3)
     record = {"tier": "api", "kind": kind, "text": info.text, "gradients": gradients,
-              "expand": expand, "differential": differential, "values": _plain(info.values),
+              "expand": expand, "differential": differential, "smooth": info.smooth,
+              "values": _plain(info.values),
               "defaults": sorted(info.defaults)}
     return record, run_api(info, gradients=gradients, expand=expand, differential=differential)
 
@@ -245,7 +246,7 @@ def replay(path: Path) -> int:
     found = json.loads(path.read_text(encoding="utf-8"))
     if found.get("tier") == "api":
         info = Info(found["text"], {}, found["values"], set(found.get("defaults", ())), set(),
-                    [], [], False)
+                    [], [], False, found.get("smooth", True))
         problem = run_api(info, gradients=found["gradients"], expand=found["expand"],
                           differential=found.get("differential", False))
     else:
