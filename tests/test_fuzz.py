@@ -344,3 +344,22 @@ def test_gate_checks_skip_steps_that_leave_the_domain(workdir: Path) -> None:
                  "--eps", "5"])
     outcome = run_cli(case, workdir)
     assert judge(case, outcome) is None and outcome.exit_code == 0
+
+
+@pytest.mark.parametrize("answer", ["dz = q[1, 2]", "dz = q @ q", "dz = sum(q, 3)",
+                                    "dz = reshape(q, 2)", "dq = 1\ndz = dq[0]"])
+def test_an_answer_whose_shapes_do_not_fit(answer: str, workdir: Path) -> None:
+    """An index, @ or reduction that does not fit the forward values' shapes was a TypeError,
+    AttributeError or IndexError from numpy (the long run: exercises/seed's answer, mutated to
+    `dz = q[1, 2]`); it is a shape error at its line:column, exit 2."""
+    case = Case(["grade", "q = x + 2*y; f = q*z", "answers.circ", "--x", "1", "--y", "2",
+                 "--z", "3", "--json"], files={"answers.circ": answer})
+    outcome = run_cli(case, workdir)
+    assert judge(case, outcome) is None and outcome.exit_code == 2
+    assert "shape error" in outcome.stdout
+
+
+def test_an_answer_may_reduce_a_number(workdir: Path) -> None:
+    case = Case(["grade", "q = x + 2*y; f = q*z", "answers.circ", "--x", "1", "--y", "2",
+                 "--z", "3"], files={"answers.circ": "dz = sum(q)"})
+    assert run_cli(case, workdir).exit_code == 0

@@ -31,6 +31,7 @@ from typing import Any
 
 from circuit_backprop.checks.compare import close
 from circuit_backprop.checks.options import NUMERIC_ATOL, NUMERIC_RTOL
+from circuit_backprop.core.arrays import ShapeError
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.core.trace import Trace
@@ -123,14 +124,33 @@ def evaluate(graph: Graph, values: dict[str, Any], overrides: dict[int, Any]) ->
                 if any(x is None for x in xs):
                     out.append(None)
                     continue
+                op = graph.op(node)
+                if not op.elementwise:  # (sum, @, reshape and the rest take arrays)
+                    xs = [np.asarray(x, dtype=np.float64) for x in xs]
                 try:
-                    value = graph.op(node).forward(xs, graph.params.get(node, ()))
-                except (ValueError, ZeroDivisionError, OverflowError):
+                    value = op.forward(xs, graph.params.get(node, ()))
+                except (ValueError, ZeroDivisionError, OverflowError, ShapeError, TypeError,
+                        IndexError):  # (a right gradient in place of a wrong one may not fit)
                     out.append(None)
                     continue
                 finite = np.isfinite(value).all()
                 out.append(value if finite else None)
     return out
+
+
+def check_shapes(graph: Graph, values: dict[str, Any]) -> None:
+    """The answer's own shapes, from the forward values it reads: an expression whose shapes
+    do not fit (q[1, 2] of a number, a @ of vectors that differ) is a shape error at its
+    line:column, as in a circuit (it was a TypeError or an IndexError from numpy)."""
+    import numpy as np
+
+    from circuit_backprop.core.shapes import infer
+    from circuit_backprop.core.tensor import shape_error
+
+    try:
+        infer(graph, {name: tuple(np.shape(values[name])) for name in graph.inputs})
+    except ShapeError as err:
+        raise shape_error(graph, err.node, str(err)) from None  # type: ignore[attr-defined]
 
 
 def grade(answers: Any, trace: Trace, points: float = 1.0) -> Grade:
@@ -140,6 +160,7 @@ def grade(answers: Any, trace: Trace, points: float = 1.0) -> Grade:
     values = {name: trace.values[n] for name, n in named.items()}
     right = {f"d{name}": trace.grads[n] for name, n in named.items()}
     agraph = answers.graph
+    check_shapes(agraph, values)
     mine = evaluate(agraph, values, {})
     wrong: set[str] = set()
     rows = []
