@@ -63,7 +63,13 @@ def build(torch: ModuleType, trace: Trace, leaves: set[int], retain: bool) -> li
     """The circuit as float64 0-d tensors, one per node, in the engine's (topological) order.
 
     Inputs in `leaves` require grad; a gate in `leaves` is detached and made a leaf that requires
-    grad. With `retain`, every other gate that requires grad keeps its .grad (retain_grad()).
+    grad. With `retain`, every other gate that requires grad keeps its .grad (retain_grad()), and
+    a gate computed from inputs that require grad whose tensor does not (a def whose body is a
+    number, `def k(a) = 5`: autograd follows only the parameters a body uses) is made a leaf
+    that requires grad: the engine gives it the gradient from its consumers, which torch then
+    computes too, and nothing flows from it to its inputs in either (their local gradients are
+    0). Every gate has its own tensor: a def whose body is a parameter (`def k(a) = a`) returns
+    its argument's tensor, which is copied (an alias's .grad would be the argument's).
     """
     graph = trace.graph
     f64 = torch.float64
@@ -76,12 +82,16 @@ def build(torch: ModuleType, trace: Trace, leaves: set[int], retain: bool) -> li
         elif kind == CONST:
             t = torch.tensor(graph.arrays.get(node, graph.consts[node]), dtype=f64)
         else:
-            t = graph.op(node).torch_forward(torch, [tensors[i] for i in graph.args[node]],
-                                             params.get(node, ()))
+            inputs = [tensors[i] for i in graph.args[node]]
+            t = graph.op(node).torch_forward(torch, inputs, params.get(node, ()))
+            if any(t is x for x in inputs):
+                t = t.clone()
             if node in leaves:
                 t = t.detach().requires_grad_()
             elif retain and t.requires_grad:
                 t.retain_grad()
+            elif retain and any(x.requires_grad for x in inputs):
+                t = t.detach().requires_grad_()
         tensors.append(t)
     return tensors
 
@@ -208,6 +218,45 @@ def saves_values(graph: Graph, node: int) -> bool:
     return False
 
 
+def used_arguments(op: Any, cache: dict[int, tuple[bool, ...]]) -> tuple[bool, ...] | None:
+    """Which of a gate's arguments autograd follows: every one (None), or, for a def, those its
+    body's result is computed from (`def k(a, b) = a * 3` leaves b out, `def k(a) = 5` all).
+    A def's body may call other defs, defined before or after it; none calls itself, so they
+    are resolved callees first. `cache`: a def's id -> its answer, shared between calls."""
+    top = getattr(op, "definition", None)
+    if top is None:
+        return None
+    todo = [top]
+    while todo:
+        d = todo[-1]
+        if id(d) in cache:
+            todo.pop()
+            continue
+        body: Graph = d.body
+        callees = [getattr(body.op(n), "definition", None) for n in range(len(body))
+                   if body.is_gate(n)]
+        missing = [e for e in callees if e is not None and id(e) not in cache]
+        if missing:
+            todo += missing
+            continue
+        todo.pop()
+        masks = [0] * len(body)
+        bits = {body.inputs[p]: 1 << k for k, p in enumerate(d.params)}
+        for n in range(len(body)):
+            kind = body.ops[n]
+            if kind == INPUT:
+                masks[n] = bits.get(n, 0)
+            elif kind != CONST:
+                inner = getattr(body.op(n), "definition", None)
+                used = None if inner is None else cache[id(inner)]
+                for k, i in enumerate(body.args[n]):
+                    if used is None or used[k]:
+                        masks[n] |= masks[i]
+        out = masks[body.output]
+        cache[id(d)] = tuple(bool(out >> k & 1) for k in range(len(d.params)))
+    return cache[id(top)]
+
+
 @dataclass
 class Prediction:
     """What the engine expects torch to do, from the graph alone."""
@@ -240,15 +289,19 @@ def predict(trace: Trace, chosen: set[int], passes: int, zero_grad: bool,
     args = graph.args
     req = [False] * n
     leaf = [True] * n
+    cache: dict[int, tuple[bool, ...]] = {}
+    follows: list[tuple[bool, ...] | None] = [None] * n  # a def's gate: the arguments it uses
     for node in range(n):
         kind = graph.ops[node]
         if kind == INPUT:
             req[node] = node in chosen
         elif kind != CONST:
+            used = follows[node] = used_arguments(graph.op(node), cache)
             if node in chosen:
                 req[node] = True
             else:
-                req[node] = any(req[i] for i in args[node])
+                req[node] = any(req[i] for k, i in enumerate(args[node])
+                                if used is None or used[k])
                 leaf[node] = not req[node]
     out = graph.output
     reaches = [False] * n
@@ -261,8 +314,9 @@ def predict(trace: Trace, chosen: set[int], passes: int, zero_grad: bool,
             if not reaches[node] or leaf[node]:
                 continue  # backpropagation stops at a leaf
             saved = saved or saves_values(graph, node)
+            used = follows[node]
             for k, i in enumerate(args[node]):
-                if req[i]:
+                if req[i] and (used is None or used[k]):
                     reaches[i] = True
                     one[i] += one[node] * _local(trace, node, k)
     error: tuple[int, str] | None = None
@@ -290,7 +344,8 @@ def why(graph: Graph, pred: Prediction, node: int, chosen: set[int], depends_on_
         return "non-leaf (torch keeps .grad of leaves only)"
     if not pred.reaches[node]:
         if depends_on_path:
-            return "leaf that requires grad, cut off from the output by a detached leaf"
+            return ("leaf that requires grad, cut off from the output (by a detached leaf, or a "
+                    "def that does not use it)")
         return "leaf that requires grad, not on a path to the output"
     if graph.is_gate(node):
         return "leaf that requires grad (a detached gate)"
