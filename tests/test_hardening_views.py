@@ -163,6 +163,17 @@ def test_plot_sample_refuses_a_reversed_range_too() -> None:
         plot.sample(trace, "x", 2.0, 1.0)
 
 
+def test_plot_json_starts_with_the_schema_as_every_json_document_does(run) -> None:
+    data = _plot_json(run, "x*x*y", "--x", "3", "--y", "2", "--range", "0:2", "--points", "3")
+    assert list(data)[0] == "schema" and data["schema"] == 1
+    assert data["wrt"] == "x" and data["output"] == "f" and data["fixed"] == {"y": 2.0}
+    assert (data["x0"], data["y0"], data["slope"]) == (3.0, 18.0, 12.0)  # f = 2x², f' = 4x
+    assert data["xs"] == [0.0, 1.0, 2.0] and data["ys"] == [0.0, 2.0, 8.0]
+    assert data["tangent"] == [-18.0, -6.0, 6.0] and data["skipped"] == 0  # 18 + 12(x - 3)
+    error = run("plot", "x*x", "--x", "3", "--wrt", "x", "--range", "2:1", "--json")
+    assert error.exit_code == 2 and list(json.loads(error.stdout))[0] == "schema"
+
+
 def test_plot_of_log_across_zero_skips_the_points_where_it_is_undefined(run) -> None:
     data = _plot_json(run, "log(x)", "--x", "1", "--range", "-1:2", "--points", "31")
     undefined = [x for x in data["xs"] if x <= 0]

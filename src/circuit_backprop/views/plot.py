@@ -24,6 +24,7 @@ from circuit_backprop.views.numberformat import (
     FormatOrPrecision,
     as_number_format,
 )
+from circuit_backprop.views.report import SCHEMA
 
 DEFAULT_POINTS = 201
 AXIS_DIGITS = 4  # at most this many significant digits in the terminal plot's axis labels
@@ -64,8 +65,9 @@ class PlotData:
         return None
 
     def to_json(self) -> dict[str, Any]:
+        """The `--json` document; "schema" first, as in every other one."""
         return {
-            "wrt": self.wrt, "output": self.output, "x0": self.x0, "y0": self.y0,
+            "schema": SCHEMA, "wrt": self.wrt, "output": self.output, "x0": self.x0, "y0": self.y0,
             "slope": self.slope, "fixed": self.fixed, "xs": self.xs, "ys": self.ys,
             "tangent": self.tangent_ys, "skipped": self.skipped,
         }
