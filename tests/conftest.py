@@ -18,6 +18,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The tests see one terminal wherever they run. A CI runner's or a developer's settings (a
+# COLUMNS of 80, TERM=dumb, FORCE_COLOR) would otherwise change the width and colour of every
+# table drawn in-process and in the commands the tests start: a test that sets one sets it itself.
+TERMINAL_SETTINGS = ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR_FORCE",
+                     "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLORTERM", "JUPYTER_COLUMNS",
+                     "JUPYTER_LINES")
+for _setting in TERMINAL_SETTINGS:
+    os.environ.pop(_setting, None)
+os.environ["TERM"] = "xterm-256color"
 CIRCUITS = REPO / "circuits"
 
 

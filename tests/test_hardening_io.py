@@ -12,6 +12,7 @@ import io
 import json
 import os
 import resource
+import shlex
 import signal
 import subprocess
 import sys
@@ -176,7 +177,7 @@ def test_an_endless_pipe_on_standard_input_is_refused() -> None:
 def test_an_endless_fifo_as_the_source_file_is_refused(tmp_path: Path) -> None:
     fifo = tmp_path / "endless.circ"
     os.mkfifo(fifo)
-    writer = subprocess.Popen(["sh", "-c", f"exec yes 'f = 1' > '{fifo}'"],
+    writer = subprocess.Popen(["sh", "-c", f"exec yes 'f = 1' > {shlex.quote(str(fifo))}"],
                               stderr=subprocess.DEVNULL)
     try:
         p = circuit("eval", str(fifo), "--max-source-bytes", "4096")
@@ -366,7 +367,7 @@ def test_a_reader_that_leaves_early_is_no_traceback(tmp_path: Path, extra: list[
 def test_head_in_a_shell_pipeline_prints_the_first_line_and_nothing_else(
         tmp_path: Path) -> None:
     big = _big_circuit(tmp_path, 600)
-    command = " ".join(circuit_command()) + f" backward '{big}' --all | head -1"
+    command = shlex.join(circuit_command() + ["backward", str(big), "--all"]) + " | head -1"
     p = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=_env(),
                        timeout=120)
     assert (p.returncode, p.stderr) == (0, "")
