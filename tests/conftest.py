@@ -154,3 +154,22 @@ def repo_dir() -> Path:
 def parse():
     """parse(stdout) -> dict; strict single-JSON-object parse."""
     return parse_json
+
+
+# --- the failed tests' names, after pytest's own last line -----------------------------------
+# (a CI log is often read from its end: "5 failed, 1089 passed" alone does not say which)
+
+_FAILED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and report.nodeid not in _FAILED:
+        _FAILED.append(report.nodeid)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _FAILED:
+        shown = ", ".join(_FAILED[:20]) + (f" and {len(_FAILED) - 20} more" if len(_FAILED) > 20
+                                            else "")
+        sys.__stdout__.write(f"failed ({len(_FAILED)}): {shown}\n")
+        sys.__stdout__.flush()
