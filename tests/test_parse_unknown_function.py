@@ -85,3 +85,24 @@ def test_the_list_is_the_registry(monkeypatch) -> None:
     assert e.details[0] == "did you mean ln?"
     assert listed_functions(e.details) == registry_arities()
     assert "ln" in listed_functions(e.details)
+
+
+def test_a_huge_unknown_name_is_compared_with_no_function(monkeypatch) -> None:
+    """difflib's ratio is at most 2·min(len)/(sum of lens): a name of 100,000 letters can be
+    close to no function, and none is compared with it (each comparison of a 5 MB name took
+    seconds); a short one still gets its guess."""
+    import difflib
+
+    compared = []
+    real = difflib.SequenceMatcher
+
+    def counting(*args, **kw):
+        compared.append(args[1:])
+        return real(*args, **kw)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", counting)
+    error = parse_error("f = s" + "q" * 100_000 + "(x)")
+    assert compared == []
+    assert not any(d.startswith("did you mean") for d in error.details)
+    assert "did you mean log?" in parse_error("f = ln(x)").details
+    assert compared  # (the short name was compared: the count above could have seen one)

@@ -522,13 +522,14 @@ def _suggest(word: str, choices: list[str] | None = None) -> list[str]:
 def _suggest_function(word: str, names: list[str]) -> list[str]:
     """The functions closest to a misspelt one. difflib's close matches miss a short name that
     shares little but its first letter with one of a few letters (`ln` for `log`): failing
-    those, the names with the same first letter that are at least that close are offered."""
+    those, the names with the same first letter that are at least that close are offered (only
+    those whose length allows it: difflib's ratio is at most 2·min(len)/(sum of lens))."""
     close = close_matches(word, names, n=3)
     if not close:
         import difflib
 
         ratio = {n: difflib.SequenceMatcher(None, word, n).ratio() for n in names
-                 if n[:1] == word[:1]}
+                 if n[:1] == word[:1] and 2 * min(len(n), len(word)) >= 0.4 * (len(n) + len(word))}
         close = sorted((n for n in ratio if ratio[n] >= 0.4), key=ratio.get, reverse=True)[:3]
     return [f"did you mean {_join_or(close)}?"] if close else []
 
