@@ -42,6 +42,7 @@ from circuit_backprop.errors import (
     close_matches,
     number_hints,
 )
+from circuit_backprop.streams import ClosedStream, best_effort, discard, tolerate_narrow_encodings
 from circuit_backprop.version import __version__
 from circuit_backprop.views.numberformat import DEFAULT_PRECISION, DRAWING_PRECISION
 
@@ -326,87 +327,6 @@ def print_error(err: CircuitError, origin: str = "", as_json: bool = False) -> N
             sys.stdout.flush()
         except (OSError, ValueError):
             discard(sys.stdout)
-
-
-# --- the standard streams ---------------------------------------------------------------------
-
-
-class ClosedStream:
-    """Stands in for a standard stream whose descriptor is closed (`<&-`, `>&-`), where Python
-    leaves sys.stdin or sys.stdout None: no terminal, and writing to it fails as a write to a
-    closed descriptor does (EBADF), to be reported as any failed write."""
-
-    encoding = "utf-8"
-    errors = "strict"
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def isatty(self) -> bool:
-        return False
-
-    def _fail(self, *args: Any) -> Any:
-        raise OSError(errno.EBADF, "it is closed")
-
-    write = read = readline = fileno = _fail
-
-    def flush(self) -> None:
-        pass
-
-
-class BestEffortStream:
-    """Standard error for messages that may not get through (/dev/full, a closed descriptor,
-    EIO): one that cannot be written is dropped, with every later one, so that a command's exit
-    code never depends on whether its message could be written."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-        self.lost = False
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):  # (as a text stream does: click probes with b"")
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if not self.lost:
-            try:
-                self.stream.write(text)
-            except (OSError, ValueError):
-                self._lose()
-        return len(text)
-
-    def flush(self) -> None:
-        if not self.lost:
-            try:
-                self.stream.flush()
-            except (OSError, ValueError):
-                self._lose()
-
-    def _lose(self) -> None:
-        self.lost = True
-        discard(self.stream)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stream, name)
-
-
-def best_effort(stream: Any) -> BestEffortStream:
-    if isinstance(stream, BestEffortStream):
-        return stream
-    return BestEffortStream(stream if stream is not None else ClosedStream("standard error"))
-
-
-def discard(stream: Any) -> None:
-    """Point a stream that failed at /dev/null: what it still buffers, and Python's own flush of
-    it at exit ("Exception ignored ... BrokenPipeError"), then go nowhere instead of failing
-    again."""
-    try:
-        fd = stream.fileno()
-        null = os.open(os.devnull, os.O_WRONLY)
-    except (AttributeError, OSError, ValueError):  # (no descriptor: a test's stream, a stand-in)
-        return
-    try:
-        os.dup2(null, fd)
-    finally:
-        os.close(null)
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -959,7 +879,7 @@ def main() -> None:
     """Console entry point: never a traceback, for a user's mistake or for output that cannot be
     written. Exit 0 when all went well, 1 for a math error or a failed write, 2 for a bad source
     or usage, 130 when interrupted."""
-    _tolerate_narrow_encodings()
+    tolerate_narrow_encodings()
     saved = sys.stdin, sys.stdout, sys.stderr
     sys.stdin = sys.stdin if sys.stdin is not None else ClosedStream("standard input")
     sys.stdout = sys.stdout if sys.stdout is not None else ClosedStream("standard output")
@@ -1007,15 +927,3 @@ def _say(line: str) -> None:
     stream = best_effort(sys.stderr)
     stream.write(line + "\n")
     stream.flush()
-
-
-def _tolerate_narrow_encodings() -> None:
-    """On a terminal or pipe that cannot encode ×, ∂ or ∇ (PYTHONIOENCODING=ascii, a latin-1
-    locale), print '?' for them rather than fail with a UnicodeEncodeError."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            "∂×∇│".encode(stream.encoding)
-        except UnicodeEncodeError:
-            stream.reconfigure(errors="replace")
-        except (AttributeError, TypeError, LookupError):
-            pass  # (a stream replaced by a test runner, or an unknown encoding name)
