@@ -156,6 +156,20 @@ def parse():
     return parse_json
 
 
+# --- short test ids ----------------------------------------------------------------------------
+# A test parametrized with a huge program (a 5 MB name) would otherwise be named by all of it:
+# pytest puts a running test's name in the environment (PYTEST_CURRENT_TEST), and every command
+# the test then starts failed with "Argument list too long" (E2BIG) under pytest 9.1.
+
+LONGEST_ID = 40
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    if isinstance(val, str) and len(val) > LONGEST_ID:
+        return f"{val[:LONGEST_ID - 10]!r}...({len(val):,} chars)"
+    return None
+
+
 # --- the failed tests' names, after pytest's own last line -----------------------------------
 # (a CI log is often read from its end: "5 failed, 1089 passed" alone does not say which)
 
