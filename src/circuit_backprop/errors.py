@@ -77,12 +77,18 @@ def caret_window(text: str, column: int,
     return left + text[lo:hi] + right, column - lo + len(left)
 
 
+def may_be_close(word: str, choice: str, cutoff: float) -> bool:
+    """Whether difflib's ratio of the two can reach `cutoff`: it is at most 2·min(len)/(sum of
+    lens), so a choice of the wrong length is never compared (a 5 MB name is then no 5 s of
+    difflib for no suggestion)."""
+    return not (choice or word) or 2.0 * min(len(choice), len(word)) >= cutoff * (len(choice)
+                                                                               + len(word))
+
+
 def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
-    """The choices closest to a misspelt word (difflib is imported only when one is needed).
-    Only choices whose length allows the cutoff are compared (difflib's ratio is at most
-    2·min(len)/(sum of lens)), so that a 5 MB name is no 5 s of difflib for no suggestion."""
-    choices = [c for c in choices if not (c or word)
-               or 2.0 * min(len(c), len(word)) / (len(c) + len(word)) >= cutoff]
+    """The choices closest to a misspelt word (difflib is imported only when one is needed;
+    only the choices that `may_be_close` are compared)."""
+    choices = [c for c in choices if may_be_close(word, c, cutoff)]
     if not choices:
         return []
     import difflib

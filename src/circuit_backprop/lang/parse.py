@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from circuit_backprop.core.arrays import ShapeError, show
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
-from circuit_backprop.errors import SourceError, SourcePosition, close_matches
+from circuit_backprop.errors import SourceError, SourcePosition, close_matches, may_be_close
 from circuit_backprop.lang.lalr import LalrSyntaxError, LeanParser, Tables
 from circuit_backprop.lang.lalr import Tok as Token
 from circuit_backprop.lang.refs import Ref, make_ref
@@ -522,14 +522,13 @@ def _suggest(word: str, choices: list[str] | None = None) -> list[str]:
 def _suggest_function(word: str, names: list[str]) -> list[str]:
     """The functions closest to a misspelt one. difflib's close matches miss a short name that
     shares little but its first letter with one of a few letters (`ln` for `log`): failing
-    those, the names with the same first letter that are at least that close are offered (only
-    those whose length allows it: difflib's ratio is at most 2·min(len)/(sum of lens))."""
+    those, the names with the same first letter that are at least that close are offered."""
     close = close_matches(word, names, n=3)
     if not close:
         import difflib
 
         ratio = {n: difflib.SequenceMatcher(None, word, n).ratio() for n in names
-                 if n[:1] == word[:1] and 2 * min(len(n), len(word)) >= 0.4 * (len(n) + len(word))}
+                 if n[:1] == word[:1] and may_be_close(word, n, 0.4)}
         close = sorted((n for n in ratio if ratio[n] >= 0.4), key=ratio.get, reverse=True)[:3]
     return [f"did you mean {_join_or(close)}?"] if close else []
 
