@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+CIRCUITS = REPO / "circuits"
 
 # The tests see one terminal wherever they run. A CI runner's or a developer's settings (a
 # COLUMNS of 80, TERM=dumb, FORCE_COLOR) would otherwise change the width and colour of every
@@ -28,7 +29,6 @@ TERMINAL_SETTINGS = ("COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR_FO
 for _setting in TERMINAL_SETTINGS:
     os.environ.pop(_setting, None)
 os.environ["TERM"] = "xterm-256color"
-CIRCUITS = REPO / "circuits"
 
 
 @dataclass

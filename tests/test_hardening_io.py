@@ -101,8 +101,8 @@ def test_the_caret_stays_under_its_character_far_along_a_huge_line() -> None:
 
 
 @pytest.mark.parametrize("program, values, code", [
-    # an unknown function (named with q: for a name that shares its first letter with a
-    # function, lang/parse.py's _suggest_function compares it with difflib, 5 s for 5 MB)
+    # an unknown function (test_parse_unknown_function.py holds that no function is compared
+    # with a name this long)
     (f"f = {'q' * 5_000_000}(2)", [], 2),
     (f"{NAME} = 1\n{NAME} = 2", [], 2),  # assigned twice
     (f"input {NAME} = -1\nf = log({NAME}) + 1", [], 1),  # a math error in a gate

@@ -81,8 +81,8 @@ def may_be_close(word: str, choice: str, cutoff: float) -> bool:
     """Whether difflib's ratio of the two can reach `cutoff`: it is at most 2·min(len)/(sum of
     lens), so a choice of the wrong length is never compared (a 5 MB name is then no 5 s of
     difflib for no suggestion)."""
-    return not (choice or word) or 2.0 * min(len(choice), len(word)) >= cutoff * (len(choice)
-                                                                               + len(word))
+    total = len(choice) + len(word)
+    return total == 0 or 2 * min(len(choice), len(word)) >= cutoff * total
 
 
 def close_matches(word: str, choices: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:

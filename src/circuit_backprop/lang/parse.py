@@ -519,6 +519,9 @@ def _suggest(word: str, choices: list[str] | None = None) -> list[str]:
     return [f"did you mean: {', '.join(close)}?"] if close else []
 
 
+FIRST_LETTER_CUTOFF = 0.4  # how close a function of the same first letter must be to be offered
+
+
 def _suggest_function(word: str, names: list[str]) -> list[str]:
     """The functions closest to a misspelt one. difflib's close matches miss a short name that
     shares little but its first letter with one of a few letters (`ln` for `log`): failing
@@ -528,8 +531,9 @@ def _suggest_function(word: str, names: list[str]) -> list[str]:
         import difflib
 
         ratio = {n: difflib.SequenceMatcher(None, word, n).ratio() for n in names
-                 if n[:1] == word[:1] and may_be_close(word, n, 0.4)}
-        close = sorted((n for n in ratio if ratio[n] >= 0.4), key=ratio.get, reverse=True)[:3]
+                 if n[:1] == word[:1] and may_be_close(word, n, FIRST_LETTER_CUTOFF)}
+        close = sorted((n for n in ratio if ratio[n] >= FIRST_LETTER_CUTOFF), key=ratio.get,
+                       reverse=True)[:3]
     return [f"did you mean {_join_or(close)}?"] if close else []
 
 
