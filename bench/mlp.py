@@ -97,6 +97,9 @@ def main() -> None:
     def circuit() -> object:
         return engine.run(graph, values)
 
+    def circuit_forward() -> object:
+        return engine.run(graph, values, gradients=False)
+
     tensors = {k: torch.tensor(v) for k, v in values.items()}
 
     def eager() -> object:
@@ -118,7 +121,7 @@ def main() -> None:
     results = {}
     for _ in range(2):  # alternate, twice, so that no one runs on a warmer machine
         for label, fn in (("circuit", circuit), ("numpy", lambda: by_hand(values)),
-                          ("torch", eager)):
+                          ("torch", eager), ("circuit forward", circuit_forward)):
             results.setdefault(label, []).extend(timed(fn, args.repeat // 2))
     hand = statistics.median(results["numpy"])
     print(f"2-layer MLP, batch {n}, {d} -> {h} -> {c}, float64, 1 thread; forward + backward, "
@@ -126,6 +129,11 @@ def main() -> None:
     for label in ("circuit", "numpy", "torch"):
         med = statistics.median(results[label])
         print(f"  {label:8} {med * 1e3:8.2f} ms   {med / hand:5.2f}× hand-written NumPy")
+    # the cheap-gradient bound: the backward pass costs a small multiple of the forward pass
+    forward = statistics.median(results["circuit forward"])
+    both = statistics.median(results["circuit"])
+    print(f"  circuit's forward pass alone {forward * 1e3:.2f} ms; backward ÷ forward = "
+          f"{(both - forward) / forward:.2f}")
 
 
 if __name__ == "__main__":

@@ -80,7 +80,10 @@ def engine_bench(path: Path, repeat: int, with_torch: bool, rows: list[str]) -> 
 
     first, trace = timed(lambda: engine.run(graph, inputs))  # memory fresh from the system
     ours, trace = timed(lambda: engine.run(graph, inputs), repeat)
-    line = f"| {path.stem} | {len(graph):,} | {ours:.3f} s (first run {first:.3f} s) |"
+    # the cheap-gradient bound: the backward pass against the forward pass, same engine
+    forward, _ = timed(lambda: engine.run(graph, inputs, gradients=False), repeat)
+    line = (f"| {path.stem} | {len(graph):,} | {ours:.3f} s (first run {first:.3f} s; forward "
+            f"alone {forward:.3f} s, backward ÷ forward {(ours - forward) / forward:.2f}) |")
 
     wiring = list(graph.args)  # plain tuples for the other engines, made outside their timing
 

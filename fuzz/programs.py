@@ -160,12 +160,10 @@ def render(node: Node, pow_text: str = "^") -> str:
     if node.kind == "call":
         return f"{node.name}({', '.join(args)})"
     op = OPS[node.name]
-    ps = ", ".join(str(p) for p in node.params)
     if node.form == "call" and op.call:
         return f"{op.call}({', '.join(args + [str(p) for p in node.params])})"
     wrapped = [a if n.atomic else f"({a})" for a, n in zip(args, node.args, strict=True)]
-    fields = dict(zip("ab", wrapped, strict=False))
-    text = op.text.format(**fields, p=f", {ps}" if ps else "", dims=ps)
+    text = op.fill(op.text, wrapped, node.params)
     return text.replace(" ^ ", f" {pow_text} ") if pow_text != "^" else text
 
 
@@ -624,7 +622,7 @@ def big_program(ch: Chooser, nodes: int) -> Program:
         op = ch.pick(binary)
         inner = ch.pick(unary)
         name = f"g{count}"
-        lines.append(f"{name} = {inner.call}({op.text.format(a=a, b=b)})")
+        lines.append(f"{name} = {inner.call}({op.fill(op.text, [a, b])})")
         names.append(name)
         count += 2
         if wide and len(names) > 64 and ch.coin(0.5):

@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+# Gradient rules are compiled by the language's parser, which lang/parse.py hands to core/rules.py
+# when it is imported (every Circuit does): tests that build a graph by hand import it here.
+import circuit_backprop.lang.parse  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 CIRCUITS = REPO / "circuits"
 

@@ -187,7 +187,13 @@ class ProgramWriter:
 
     # expressions, one function per level of the grammar's precedence
     def expr(self, depth: int) -> str:
-        return self.sum(depth)
+        return self.comparison(depth)
+
+    def comparison(self, depth: int) -> str:
+        if depth <= 0 or self.rng.random() < 0.9:
+            return self.sum(depth)
+        op = self.rng.choice([">", "<", ">=", "<=", "==", "!="])
+        return f"{self.sum(depth - 1)}{self.sp()}{op}{self.sp()}{self.sum(depth - 1)}"
 
     def sum(self, depth: int) -> str:
         if depth <= 0 or self.rng.random() < 0.55:
@@ -262,6 +268,17 @@ class ProgramWriter:
         matrix = self.literal(self.rng.choice([(2, 3), (3, 2)]))
         if fname == "reshape":
             return f"reshape({matrix},{self.sp()}{self.rng.choice(['3, 2', '-1', '6, 1', '4'])})"
+        if fname in ("expand_as", "sum_as", "reshape_as"):  # (two arrays: the second a shape)
+            small, large = self.literal((3,)), self.literal((2, 3))
+            return f"{fname}({small if fname == 'expand_as' else large}, " \
+                   f"{large if fname == 'expand_as' else small})"
+        if fname == "one_hot":
+            return f"one_hot([{self.rng.randint(0, 2)}, 1], 3)"
+        if fname == "scatter":
+            row = self.rng.randint(0, 1)
+            return f"scatter({self.literal((3,))}, {self.literal((2, 3))}, {row})"
+        if fname == "unsqueeze":
+            return f"unsqueeze({matrix}, {self.rng.choice(['0', '1', '-1', '2'])})"
         least, most = op.params
         if most and self.rng.random() < 0.6:
             return f"{fname}({matrix},{self.sp()}{self.rng.choice(['0', '1', '-1', '2'])})"
@@ -412,8 +429,11 @@ def test_the_fast_path_builds_what_stock_lark_builds() -> None:
 
 def keyword_stands_out_of_place(outcome: Outcome) -> bool:
     """The basic lexer's parse stopped at a reserved word where no keyword fits: there Lark's
-    contextual lexer reads a NAME instead (see test_reserved_words_are_reserved_as_by_...)."""
-    return outcome.kind == "syntax" and outcome.syntax[0] in ("INPUT", "OUTPUT", "DEF")
+    contextual lexer reads a NAME instead (see test_reserved_words_are_reserved_as_by_...).
+    Likewise at a two-character token where none fits (`input e[2]==`, `x +== y`): the
+    contextual lexer reads the one-character token it begins with (`=`, `+`), and stops later."""
+    return outcome.kind == "syntax" and outcome.syntax[0] in (
+        "INPUT", "OUTPUT", "DEF", "EQEQ", "GE", "LE", "NE", "PLUS_EQUAL")
 
 
 def test_stock_lark_with_its_default_lexer_agrees_where_reserved_words_are_keywords() -> None:
@@ -459,12 +479,14 @@ def test_the_programs_use_the_whole_language() -> None:
         ops["shape"] += bool(shapes)
         ops["array default"] += any(isinstance(v, list) for _, v in defaults)
     for name in [*FUNCTIONS, "add", "sub", "mul", "div", "pow", "neg", "id", "input", "const",
+                 "gt", "lt", "ge", "le", "eq", "ne",
                  "def", "default", "bare", "matmul", "index", "literal", "shape",
                  "array default"]:
         op = FUNCTIONS[name].name if name in FUNCTIONS else name
         assert ops[op] >= 10, (name, ops)
     joined = "\n".join(texts)
     for piece in ["**", "^", "; ", "#", "\r\n", "output ", "input ", "def ", "- -", "^-", "+ ",
+                  "==",
                   "@", "[[", "], ["]:
         assert joined.count(piece) >= 10, piece
 

@@ -88,7 +88,8 @@ def test_a_fork_shows_the_running_sum():
 def test_tensor_captions_give_the_rule_and_shapes():
     data = data_of(_lesson("tensor_neuron"))
     text = "\n".join(line for step in data["steps"] for line in step["lines"])
-    assert "∂f/∂w = ∂f/∂#3 @ transpose(x)   (2,)" in text  # tensorreport.gradient_rule
+    # tensorreport.gradient_rule: matmul's rule for two vectors (a dot product), dw = dout * x
+    assert "∂f/∂w = ∂f/∂#3 * x   (2,)" in text
     assert "= [-0.196612, -0.393224]" in text
     assert "#3 = w @ x   (@ gate: (2,), (2,) → ())" in text
     assert data["tensor"] is True

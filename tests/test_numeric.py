@@ -35,8 +35,9 @@ def test_eval_accepts_check_numeric_and_options(run):
 @pytest.fixture
 def wrong_square(monkeypatch):
     """A test-only op `sq` whose local gradient is deliberately wrong (3a instead of 2a)."""
-    op = ops.Op("sq", "sq", 1, lambda a: a * a, (lambda a, o: 3 * a,), ("3{a}",), "sq({a})",
-                lambda t, a: a * a, "{a} * {a}", call="sq")
+    op = ops.Op(name="sq", symbol="sq", arity=1, value=lambda a: a * a, arithmetic=True,
+                grad=("dout * (3 * a)",), text="sq({a})", torch=lambda t, a: a * a,
+                torch_text="{a} * {a}", call="sq")
     monkeypatch.setitem(ops.OPS, "sq", op)
     monkeypatch.setitem(ops.FUNCTIONS, "sq", op)
     return op

@@ -4,10 +4,12 @@ Generated from ops.OPS: an op added later is tested here without anyone naming i
 its own entry states (`samples`: random points inside its domain; `edges` and COMMON_EDGES:
 zero, ties, both signs, large magnitudes, domain edges). Implementations:
 
-- reference: engine.py, one gate at a time (the entry's `value` and `local`, on floats);
-- levels: bulk.run_levels (the entry's `batch`: numpy, every gate of the op in one call);
-- tape: bulk.run_tape (`value` on floats forward, `batch` local gradients);
-- vjp: the entry's own `Op.vjp`, with upstream gradients other than 1;
+- reference: engine.py, one gate at a time (the entry's `value` and its gradient rules, run on
+  floats by rules.local_gradient);
+- levels: bulk.run_levels (the entry's `numpy` and its rules on arrays: every gate of the op in
+  one call);
+- tape: bulk.run_tape (`value` on floats forward, the rules on arrays for local gradients);
+- vjp: rules.vjp, the entry's rules with upstream gradients other than 1;
 - def, expanded: a built-in composite (`expands_to`) as a def gate and inlined into primitives.
 
 PyTorch is the oracle: where it gives a finite value and gradient, every implementation must give
@@ -30,7 +32,7 @@ import numpy as np
 import pytest
 import torch
 
-from circuit_backprop.core import bulk, engine
+from circuit_backprop.core import bulk, engine, rules
 from circuit_backprop.core.composite import make_op
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, OPS, Op, Point
@@ -84,10 +86,18 @@ def torch_at(op: Op, xs: Point, wrt: tuple[int, ...], upstream: float = 1.0) -> 
     value = finite_or_none(out.item())
     if value is None:
         return Expected(None, {})
+    if not out.requires_grad:  # a comparison: no gradient flows (the rules say None)
+        return Expected(value, dict.fromkeys(wrt, 0.0))
     grads = torch.autograd.grad(out, [tensors[k] for k in wrt],
                                 torch.tensor(upstream, dtype=torch.float64), allow_unused=True)
     return Expected(value, {k: finite_or_none(0.0 if g is None else g.item())
                             for k, g in zip(wrt, grads, strict=True)})
+
+
+def no_gradient(op: Op, k: int, got: float | None) -> float | None:
+    """An input whose rule is None takes no gradient: the engines give none (None), PyTorch a
+    0 (sign, where's condition) or nothing (a comparison). Read as 0."""
+    return 0.0 if got is None and op.grad[k] is None else got
 
 
 def close(got: float | None, want: float | None) -> bool:
@@ -168,6 +178,7 @@ def test_engines_agree_with_torch(engine_name: str, name: str) -> None:
             want = expected[j]
             local = trace.local[gate]
             got_local = [None if local is None else local[k] for k in range(op.arity)]
+            got_local = [no_gradient(op, k, g) if k in wrt else g for k, g in enumerate(got_local)]
             want_local = [want.grads.get(k) for k in range(op.arity)]
             if not close(trace.values[gate], want.value) or not all(
                     map(close, got_local, want_local)):
@@ -213,12 +224,13 @@ def test_vjp_agrees_with_torch(name: str) -> None:
                 continue
             needs = [k in wrt for k in range(op.arity)]
             try:
-                grads = op.vjp(upstream, xs, value, needs)
+                grads = rules.vjp(op, upstream, xs, value, needs)
             except MATH_ERRORS:
                 if want.defined:
                     wrong.append(f"{name}{xs} wrt {wrt}: vjp refused; torch {want.grads}")
                 continue
             got = {k: None if g is None else finite_or_none(g) for k, g in enumerate(grads)}
+            got = {k: no_gradient(op, k, g) if k in wrt else g for k, g in got.items()}
             if [got[k] for k in range(op.arity) if k not in wrt] != [None] * (op.arity - len(wrt)):
                 wrong.append(f"{name}{xs} wrt {wrt}: a gradient for a constant wire: {got}")
             if not all(close(got[k], want.grads[k]) for k in wrt):
@@ -266,34 +278,34 @@ def test_builtin_composites_agree_with_their_op(form: str, name: str) -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_an_op_that_is_not_elementwise_brings_its_own_vjp() -> None:
-    """The entry's other form: no local gradients, a vjp_rule (here hypot, against PyTorch)."""
+def test_an_op_that_is_not_elementwise_gives_its_rules_in_the_language() -> None:
+    """hypot as an op of its own, its rules written in the language, against PyTorch."""
     hypot = Op(name="hypot", symbol="hypot", arity=2, text="hypot({a}, {b})",
-               value=math.hypot, local=(), formulas=(), elementwise=False,
-               vjp_rule=lambda up, xs, out, needs, params: tuple(
-                   up * x / out if needs is None or needs[k] else None for k, x in enumerate(xs)),
+               value=lambda a, b, p: np.hypot(a, b), elementwise=False,
+               shape=lambda a, b, p: np.broadcast_shapes(a, b),
+               grad=("dout * a / out", "dout * b / out"),
                torch=lambda t, a, b: t.hypot(a, b), torch_text="torch.hypot({a}, {b})")
     for xs in [(3.0, -4.0), (-0.5, 1e-3), (1e150, 1e150)]:
         for wrt in wrt_sets(hypot):
             want = torch_at(hypot, xs, wrt, upstream=-2.5)
-            got = hypot.vjp(-2.5, xs, hypot.value(*xs), [k in wrt for k in range(2)])
+            arrays = [np.asarray(x) for x in xs]
+            got = rules.vjp(hypot, -2.5, arrays, hypot.value(*arrays, ()),
+                            [k in wrt for k in range(2)])
             assert [got[k] for k in range(2) if k not in wrt] == [None] * (2 - len(wrt))
-            assert all(close(got[k], want.grads[k]) for k in wrt), (xs, wrt, got, want)
+            assert all(close(float(got[k]), want.grads[k]) for k in wrt), (xs, wrt, got, want)
     with pytest.raises(TypeError):
-        dataclasses.replace(hypot, vjp_rule=None)  # neither local gradients nor a vjp_rule
+        dataclasses.replace(hypot, grad=("dout * a / out",))  # one rule (or None) per input
 
 
 def test_arithmetic_ops_run_their_scalar_code_on_arrays() -> None:
-    """arithmetic=True: `batch` is the scalar functions themselves, and follows them through
-    dataclasses.replace (a test that swaps an op's torch twin keeps its batch)."""
+    """arithmetic=True: `numpy` is the scalar `value` itself, and follows it through
+    dataclasses.replace (a test that swaps an op's value keeps the two one)."""
     mul = OPS["mul"]
     a, b = np.array([1.5, -2.0, 0.0]), np.array([4.0, 3.0, -7.0])
-    assert mul.batch is not None
-    assert mul.batch.value(np, a, b).tolist() == [6.0, -6.0, -0.0]
-    assert [f(np, a, b, a * b).tolist() for f in mul.batch.local] == [b.tolist(), a.tolist()]
-    assert dataclasses.replace(mul, torch=lambda t, x, y: x * y).batch is mul.batch
+    assert mul.numpy(np, a, b).tolist() == [6.0, -6.0, -0.0]
+    assert [rules.local_gradient(mul, k, [a, b], a * b).tolist() for k in range(2)] == [
+        b.tolist(), a.tolist()]
     doubled = dataclasses.replace(mul, value=lambda x, y: 2 * x * y)
-    assert doubled.batch is not None and doubled.batch.value(np, a, b).tolist() == [12.0, -12.0,
-                                                                                   -0.0]
+    assert doubled.numpy(np, a, b).tolist() == [12.0, -12.0, -0.0]
     with pytest.raises(TypeError):
-        dataclasses.replace(mul, batch=OPS["max"].batch)  # arithmetic=True: one or the other
+        dataclasses.replace(mul, numpy=OPS["max"].numpy)  # arithmetic=True: one or the other

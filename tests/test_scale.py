@@ -125,7 +125,7 @@ def random_wide_circuits(draw: st.DrawFn) -> tuple[str, dict[str, float]]:
         xs = [values[n] for n in operands]
         if not op.conditioned(*xs) or abs(op.value(*xs)) > LIMIT:
             op, operands, xs = OPS["tanh"], operands[:1], xs[:1]
-        lines.append(f"v{k} = " + op.text.format(**dict(zip("ab", operands, strict=False))))
+        lines.append(f"v{k} = " + op.fill(op.text, operands))
         values[f"v{k}"] = op.value(*xs)
         names.append(f"v{k}")
     lines.append("f = " + " + ".join(names[-4:]))

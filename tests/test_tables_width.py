@@ -173,7 +173,7 @@ def test_at_120_columns_nothing_is_left_out_and_formulas_show():
     num, den = 3 + sigma(-4), sigma(3) + 1
     local = sigma(3) * (1 - sigma(3))
     assert sigx[4:] == [shown(-num / den**2), "x", shown(local), shown(-num / den**2 * local),
-                        "σ(x)·(1 - σ(x))"]
+                        "sigx * (1 - sigx)"]  # sigmoid's rule: out * (1 - out)
     assert "not shown at this width" not in text
 
 
@@ -283,8 +283,9 @@ def test_a_failure_reports_how_far_past_its_tolerance(run, run_json, monkeypatch
     from circuit_backprop.core import ops
 
     # a test-only op whose local gradient is wrong on purpose: 3a instead of 2a
-    op = ops.Op("sq", "sq", 1, lambda a: a * a, (lambda a, o: 3 * a,), ("3{a}",), "sq({a})",
-                lambda t, a: a * a, "{a} * {a}", call="sq")
+    op = ops.Op(name="sq", symbol="sq", arity=1, value=lambda a: a * a, arithmetic=True,
+                grad=("dout * (3 * a)",), text="sq({a})", torch=lambda t, a: a * a,
+                torch_text="{a} * {a}", call="sq")
     monkeypatch.setitem(ops.OPS, "sq", op)
     monkeypatch.setitem(ops.FUNCTIONS, "sq", op)
     out = run("backward", "f = sq(x) + y", "--x", "1.5", "--y", "1", "--check-numeric")

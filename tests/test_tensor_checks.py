@@ -71,8 +71,7 @@ def test_central_differences_per_element_sampled_above_a_size() -> None:
 
 def test_a_wrong_vjp_is_pinned_to_its_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     right = ops.OPS["softmax"]
-    wrong = dataclasses.replace(right, vjp_rule=lambda up, xs, out, needs, p: (
-        2 * right.vjp(up, xs, out, needs, p)[0],))
+    wrong = dataclasses.replace(right, grad=(f"2 * ({right.grad[0]})",))
     monkeypatch.setitem(ops.OPS, "softmax", wrong)
     graph = parse("s = softmax(x)\nf = sum(s * w) + sum(x)")
     trace = engine.run(graph, {"x": np.array([1.0, 2.0, 3.0]), "w": np.array([1.0, -1.0, 2.0])})

@@ -17,26 +17,30 @@ import numpy as np
 import pytest
 import torch
 
-from circuit_backprop.core import engine
+from circuit_backprop.core import engine, rules
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, OPS
 
 ARRAY_OPS = sorted(name for name, op in OPS.items() if op.array_cases)
 ELEMENTWISE = sorted(name for name, op in OPS.items() if op.elementwise)
 BROADCASTS = {1: [((3, 4),), ((5,),)],
-              2: [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((3, 4), ()), ((), (2, 3))]}
+              2: [((3, 4), (3, 4)), ((3, 4), (4,)), ((3, 1), (1, 4)), ((3, 4), ()), ((), (2, 3))],
+              3: [((3, 4), (3, 4), (3, 4)), ((3, 1), (4,), ()), ((), (2, 3), (3,))]}
 
 
 def test_every_op_that_is_not_elementwise_has_array_cases() -> None:
     assert ARRAY_OPS == sorted(name for name, op in OPS.items() if not op.elementwise)
 
 
-def _inputs(op_name: str, shapes: tuple, rng: np.random.Generator) -> list[np.ndarray]:
+def _inputs(op_name: str, shapes: tuple, rng: np.random.Generator,
+            params: tuple = ()) -> list[np.ndarray]:
     op = OPS[op_name]
     xs = []
     for k, shape in enumerate(shapes):
         if k in op.labels:  # class indices into the previous input's last axis
             xs.append(rng.integers(0, shapes[0][-1], size=shape).astype(np.float64))
+        elif op_name == "one_hot":  # classes 0 .. C-1, C its integer argument
+            xs.append(rng.integers(0, params[0], size=shape).astype(np.float64))
         else:
             xs.append(rng.normal(size=shape))
     return xs
@@ -44,13 +48,13 @@ def _inputs(op_name: str, shapes: tuple, rng: np.random.Generator) -> list[np.nd
 
 def _torch_grads(op_name: str, xs: list[np.ndarray], params: tuple, upstream: np.ndarray):
     op = OPS[op_name]
-    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=k not in op.labels)
-          for k, x in enumerate(xs)]
+    takes = [rule is not None for rule in op.grad]  # labels, one_hot's classes, a shape: none
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=takes[k]) for k, x in enumerate(xs)]
     out = op.torch_forward(torch, ts, params)
-    wanted = [t for k, t in enumerate(ts) if k not in op.labels]
-    grads = torch.autograd.grad(out, wanted, grad_outputs=torch.tensor(upstream))
-    it = iter(grads)
-    return out.detach().numpy(), [None if k in op.labels else next(it).numpy()
+    wanted = [t for k, t in enumerate(ts) if takes[k]]
+    grads = iter(torch.autograd.grad(out, wanted, grad_outputs=torch.tensor(upstream))
+                 if wanted else ())
+    return out.detach().numpy(), [next(grads).numpy() if takes[k] else None
                                   for k in range(len(xs))]
 
 
@@ -59,16 +63,16 @@ def test_array_op_value_and_vjp_agree_with_torch(name: str) -> None:
     op = OPS[name]
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     for shapes, params in op.array_cases:
-        xs = _inputs(name, shapes, rng)
+        xs = _inputs(name, shapes, rng, params)
         out = np.asarray(op.forward(xs, params))
         assert out.shape == op.shape(*shapes, params), (name, shapes, params)
         upstream = rng.normal(size=out.shape)
         want_out, want_grads = _torch_grads(name, xs, params, upstream)
         np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-14)
-        got = op.vjp(upstream, xs, out, None, params)
+        got = rules.vjp(op, upstream, xs, out, None, params)
         for k, (g, w) in enumerate(zip(got, want_grads, strict=True)):
             if w is None:
-                assert g is None, f"{name}: labels get no gradient"
+                assert g is None, f"{name}: input {k} takes no gradient"
                 continue
             assert g.shape == xs[k].shape, f"{name}: the gradient has its input's shape"
             np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12,
@@ -117,7 +121,7 @@ def _engine_against_torch(name: str, shapes: tuple, params: tuple, xs: list) -> 
 def test_array_op_in_a_circuit_agrees_with_torch(name: str) -> None:
     rng = np.random.default_rng(3)
     for shapes, params in OPS[name].array_cases:
-        _engine_against_torch(name, shapes, params, _inputs(name, shapes, rng))
+        _engine_against_torch(name, shapes, params, _inputs(name, shapes, rng, params))
 
 
 def _conditioned_inputs(name: str, shapes: tuple, rng: np.random.Generator) -> list[np.ndarray]:

@@ -19,7 +19,8 @@ from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, OPS
 
 ELEMENTWISE = sorted(name for name, op in OPS.items() if op.elementwise)
-ARRAY_OPS = sorted(name for name, op in OPS.items() if not op.elementwise and not op.labels)
+ARRAY_OPS = sorted(name for name, op in OPS.items()  # (not one_hot's and cross_entropy's labels)
+                   if not op.elementwise and not op.labels and any(op.grad))
 SHAPES = [(), (3,), (2, 3), (1, 3), (2, 1), (3, 2)]
 LIMIT = 1e3
 
@@ -51,14 +52,16 @@ def _array_gate(draw: st.DrawFn, g: Graph, values: list, a: int, b: int) -> int 
     name = draw(st.sampled_from(ARRAY_OPS))
     op = OPS[name]
     x, y = values[a].shape, values[b].shape
-    candidates = [((a, b), ()) if op.arity == 2 else ((a,), ())]
+    wires = (a, b)[: op.arity]
+    candidates = [(wires, ())]
     if op.params[1]:
         dims = len(x)
-        candidates = [((a,), (draw(st.integers(-dims, dims - 1)),))] if dims else [((a,), ())]
+        candidates = ([(wires, (draw(st.integers(-dims, dims - 1)),))] if dims
+                      else [(wires, (0,) if op.params[0] else ())])
         if name == "reshape":
-            candidates = [((a,), (-1,))]
+            candidates = [(wires, (-1,))]
         elif name == "index":
-            candidates = [((a,), (draw(st.integers(-x[0], x[0] - 1)),))] if dims else []
+            candidates = [(wires, (draw(st.integers(-x[0], x[0] - 1)),))] if dims else []
     for args, params in candidates:
         try:
             op.shape(*(values[i].shape for i in args), params)
@@ -90,10 +93,11 @@ def tensor_circuits(draw: st.DrawFn) -> tuple[Graph, dict[str, np.ndarray]]:
     for _ in range(draw(st.integers(1, 10))):
         a = draw(st.integers(0, len(values) - 1))
         b = draw(st.integers(0, len(values) - 1))  # often a fork: a node feeds several gates
+        c = draw(st.integers(0, len(values) - 1))
         if draw(st.integers(0, 3)) == 0 and _array_gate(draw, g, values, a, b) is not None:
             continue
         name = draw(st.sampled_from(ELEMENTWISE))
-        args = (a, b)[: OPS[name].arity]
+        args = (a, b, c)[: OPS[name].arity]
         if not _conditioned(name, [values[i] for i in args]):
             name, args = "tanh", (a,)
         _add(g, values, name, args)

@@ -87,7 +87,7 @@ def test_every_op_is_covered_by_the_generator() -> None:
     for name in OP_NAMES:
         op = OPS[name]
         g = Graph("")
-        xs = [0.7, 1.3][: op.arity]
+        xs = [0.7, 1.3, -0.4][: op.arity]
         for k, _ in enumerate(xs):
             node = g.add_node(INPUT, (), 0, 0)
             g.names[node] = f"x{k}"

@@ -28,7 +28,7 @@ from circuit_backprop.checks.options import (
     TORCH_RTOL,
     TorchOptions,
 )
-from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.graph import Graph, answer_names
 from circuit_backprop.errors import CircuitError, UsageError, close_matches, shorten
 from circuit_backprop.views.numberformat import (
     DEFAULT_PRECISION,
@@ -339,7 +339,7 @@ class Circuit:
 
         result = self.backward(given, **values)
         text = answers_text(answers)
-        forward = [result.graph.label(n) for n in result._named()]
+        forward = list(answer_names(result.graph))
         try:
             parsed = parse_answers(text, forward)
         except CircuitError as err:
@@ -350,6 +350,11 @@ class Circuit:
                title: str | None = None, **values: Any) -> Lesson:
         """The HTML lesson (`circuit lesson`): both passes step by step in one offline page."""
         return self.backward(given, **values).lesson(predict=predict, title=title)
+
+    def grad_program(self, given: Mapping[str, Any] | None = None, /, **values: Any) -> str:
+        """The backward pass as a program in the circuit language (`circuit grad`): one
+        `dNAME = ...` line per gradient, each its gate's rule from the op registry."""
+        return self.backward(given, **values).grad_program()
 
     def torch_program(self, given: Mapping[str, float] | None = None, /,
                       **values: float) -> str:
@@ -544,6 +549,26 @@ class Result(Displayable):
             downstream=tuple(trace.downstream(node)) if backward else None,
             source=graph.source(node), line=line, column=column, note=trace.kink(node),
         )
+
+    def grad_program(self) -> str:
+        """The backward pass as a program in the circuit language (`circuit grad`)."""
+        from circuit_backprop.views.gradprogram import program
+
+        return program(self.trace, self.circuit.origin or None)
+
+    def grad_program_json(self) -> dict[str, Any]:
+        """`circuit grad --json`: the program, and the gradients computed by running it (as an
+        answer file is run: the forward values in, each dNAME's final value out)."""
+        from circuit_backprop.checks.grade import evaluate
+        from circuit_backprop.lang.answers import parse_answers
+        from circuit_backprop.views.tensorreport import plain
+
+        text = self.grad_program()
+        names = answer_names(self.graph)
+        answers = parse_answers(text, names)
+        values = evaluate(answers.graph, {n: self.trace.values[i] for n, i in names.items()}, {})
+        gradients = {g[1:]: plain(values[answers.final_node(g)]) for g in answers.gradients}
+        return {"schema": 1, "program": text, "gradients": gradients}
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the document that `circuit eval|backward ... --json` prints."""

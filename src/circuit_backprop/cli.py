@@ -786,6 +786,32 @@ def torch_command(
          max_source_bytes=max_source_bytes)
 
 
+@app.command("grad", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
+             epilog=SOURCE_HELP)
+def grad_command(
+    ctx: typer.Context,
+    as_json: JsonOption = False,
+    set_values: SetOption = None,  # type: ignore[assignment]
+    expand: ExpandOption = None,
+    random_seed: RandomOption = None,
+    max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
+) -> None:
+    """Print the backward pass as a program in the circuit language: one dNAME = ... line per
+    gradient, in backward order, += where a wire forks, each line its op's gradient rule. It is
+    a valid answer file: circuit grade FILE <(circuit grad FILE) grades it all right.
+
+    Example: circuit grad circuits/staged.circ
+    """
+    def show(console: Console, result: Any) -> None:
+        if as_json:
+            sys.stdout.write(report_dumps(result.grad_program_json()) + "\n")
+        else:
+            console.file.write(result.grad_program())
+
+    _run(ctx, set_values, gradients=True, as_json=as_json, show=show, expand=expand,
+         random_seed=random_seed, max_source_bytes=max_source_bytes)
+
+
 @app.command("plot", cls=CircuitCommand, context_settings=COMMAND_SETTINGS,
              epilog=SOURCE_HELP)
 def plot_command(

@@ -32,7 +32,7 @@ from typing import Any
 from circuit_backprop.checks.compare import close
 from circuit_backprop.checks.options import NUMERIC_ATOL, NUMERIC_RTOL
 from circuit_backprop.core.arrays import ShapeError
-from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.graph import Graph, answer_names
 from circuit_backprop.core.ops import CONST, INPUT
 from circuit_backprop.core.trace import Trace
 
@@ -156,7 +156,7 @@ def check_shapes(graph: Graph, values: dict[str, Any]) -> None:
 def grade(answers: Any, trace: Trace, points: float = 1.0) -> Grade:
     """Grade an answer (lang/answers.py) against a run's gradients (a backward pass)."""
     graph = trace.graph
-    named = {graph.label(n): n for n in _named(graph)}
+    named = answer_names(graph)
     values = {name: trace.values[n] for name, n in named.items()}
     right = {f"d{name}": trace.grads[n] for name, n in named.items()}
     agraph = answers.graph

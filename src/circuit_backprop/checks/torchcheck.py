@@ -29,6 +29,7 @@ from circuit_backprop.checks.options import TORCH_ATOL, TORCH_RTOL
 from circuit_backprop.core.engine import Trace, reaches_output
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT
+from circuit_backprop.core.rules import local_gradient, reads_values
 from circuit_backprop.errors import EXIT_EVAL, CircuitError, UsageError, close_matches
 
 TORCH_PIN = "2.13.0"
@@ -199,7 +200,7 @@ def chosen_nodes(graph: Graph, names: list[str] | None) -> set[int]:
 
 def saves_values(graph: Graph, node: int) -> bool:
     """Does torch's backward of this gate need saved values? Yes unless its local gradients are
-    constants (+, −, negation, identity): those are the gates whose formulas are plain numbers.
+    constants (+, −, negation, identity): those are the gates whose rules read only dout.
     A def runs its body's gates in torch, so it saves values if any of them does."""
     todo = [(graph, node)]
     while todo:
@@ -210,11 +211,8 @@ def saves_values(graph: Graph, node: int) -> bool:
             body = definition.body
             todo += [(body, i) for i in range(len(body)) if body.is_gate(i)]
             continue
-        for formula in op.formulas:
-            try:
-                float(formula)
-            except ValueError:
-                return True
+        if reads_values(op):
+            return True
     return False
 
 
@@ -225,7 +223,7 @@ def used_arguments(op: Any, cache: dict[int, tuple[bool, ...]]) -> tuple[bool, .
     are resolved callees first. `cache`: a def's id -> its answer, shared between calls."""
     top = getattr(op, "definition", None)
     if top is None:
-        return None
+        return _tracked(op)
     todo = [top]
     while todo:
         d = todo[-1]
@@ -248,13 +246,20 @@ def used_arguments(op: Any, cache: dict[int, tuple[bool, ...]]) -> tuple[bool, .
                 masks[n] = bits.get(n, 0)
             elif kind != CONST:
                 inner = getattr(body.op(n), "definition", None)
-                used = None if inner is None else cache[id(inner)]
+                used = _tracked(body.op(n)) if inner is None else cache[id(inner)]
                 for k, i in enumerate(body.args[n]):
                     if used is None or used[k]:
                         masks[n] |= masks[i]
         out = masks[body.output]
         cache[id(d)] = tuple(bool(out >> k & 1) for k in range(len(d.params)))
     return cache[id(top)]
+
+
+def _tracked(op: Any) -> tuple[bool, ...] | None:
+    """A built-in op's inputs autograd follows: those with a gradient rule (a comparison's
+    twin gives a tensor without grad_fn, one_hot's an integer one); None: every one."""
+    tracked = tuple(rule is not None for rule in op.grad)
+    return None if all(tracked) else tracked
 
 
 @dataclass
@@ -277,9 +282,10 @@ def _local(trace: Trace, node: int, k: int) -> float:
     graph = trace.graph
     xs = [trace.values[i] for i in graph.args[node]]
     try:
-        return graph.op(node).local[k](*xs, trace.values[node])
+        d = local_gradient(graph.op(node), k, xs, trace.values[node])
     except (ValueError, ZeroDivisionError, OverflowError):
         return math.nan
+    return math.nan if d is None else d
 
 
 def predict(trace: Trace, chosen: set[int], passes: int, zero_grad: bool,

@@ -11,8 +11,9 @@ gate. For a large graph, per-gate Python work is the whole cost, so this module 
   tape, one plain loop forward and one back over flat lists.
 
 In both, local gradients are computed with numpy for all gates of one op at once: they depend
-only on forward values. That numpy code is each op's `batch` in its registry entry (ops.py);
-tests/test_op_parity.py holds it, for every op, to the reference engine's numbers and PyTorch's.
+only on forward values: each op's gradient rule (ops.py's `grad`, run by rules.py on arrays)
+and its `numpy` forward; tests/test_op_parity.py holds them, for every op, to the reference
+engine's numbers and PyTorch's.
 
 Both give up (raise `Fallback`) wherever the reference engine has something precise to say: a
 value or a needed gradient that is not finite (the reference engine then names the gate and its
@@ -24,12 +25,12 @@ from __future__ import annotations
 from array import array
 from typing import TYPE_CHECKING, Any
 
-from circuit_backprop.core.ops import CONST, INPUT, downstream
+from circuit_backprop.core.ops import CONST, INPUT, Op, downstream
+from circuit_backprop.core.rules import local_gradient
 from circuit_backprop.core.trace import LocalGradients, Trace, reaches_output
 
 if TYPE_CHECKING:
     from circuit_backprop.core.graph import Graph
-    from circuit_backprop.core.ops import Op
 
 MIN_GATES_PER_LEVEL = 64  # below this average, batching by level does not pay: use the tape
 
@@ -74,14 +75,28 @@ class _Wiring:
             if k in (INPUT, CONST):
                 continue
             op = graph.op_or_none(k)
-            if op is None or op.batch is None or op.arity > 2 or not op.elementwise:
+            if op is None or op.numpy is None or op.body is not None or not op.elementwise:
                 raise Fallback("an op without a numpy version")
             self.ops[k] = op
         wires = graph.args
-        self.arity = np.frombuffer(wires.arity, dtype=np.int8)
+        self.arity = np.frombuffer(wires.arity, dtype=np.int8)  # (3 stands for 3 or more)
         self.arg0 = _ints(wires.first)
         self.arg1 = _ints(wires.second)
         self.level = _ints(wires.level)
+        # Inputs past the second (where(c, a, b)'s b) are in wires.more: a column each, and each
+        # node's true count of inputs, for the rare graph that has them.
+        self.width = max([2, *(op.arity for op in self.ops.values())])
+        self.args = [self.arg0, self.arg1]
+        self.count = self.arity
+        if self.width > 2:
+            self.count = self.arity.astype(np.int16)
+            for position in range(2, self.width):
+                column = np.zeros(n, dtype=np.int64)
+                for node, ins in wires.more.items():
+                    self.count[node] = len(ins)
+                    if len(ins) > position:
+                        column[node] = ins[position]
+                self.args.append(column)
 
     def leaves(self, graph: Graph, inputs: dict[str, float]) -> tuple[Any, Any]:
         """Values with inputs and constants filled in, and which nodes are inputs."""
@@ -103,18 +118,17 @@ class _Wiring:
         import numpy as np
 
         n = self.n
-        local = [np.full(n, np.nan), np.full(n, np.nan)]
+        local = [np.full(n, np.nan) for _ in range(self.width)]
         computed = depends & (self.arity > 0)
         with np.errstate(all="ignore"):
             for k, op in self.ops.items():
                 idx = np.flatnonzero((self.kind == self.code[k]) & computed)
                 if not len(idx):
                     continue
-                xs = [values[self.arg0[idx]]] + ([values[self.arg1[idx]]] if op.arity == 2 else [])
+                xs = [values[column[idx]] for column in self.args[: op.arity]]
                 out = values[idx]
-                for position, partial in enumerate(op.batch.local):
-                    wire = (self.arg0, self.arg1)[position][idx]
-                    d = np.broadcast_to(partial(np, *xs, out), idx.shape).astype(float)
+                for position, d in _local_gradients(op, xs, out, idx.shape):
+                    wire = self.args[position][idx]
                     flows = depends[wire]
                     bad = flows & ~np.isfinite(d)
                     if (bad & reaches[idx]).any():
@@ -123,13 +137,27 @@ class _Wiring:
         return local, computed
 
 
+def _local_gradients(op: Op, xs: list[Any], out: Any, shape: tuple[int, ...]
+                     ) -> list[tuple[int, Any]]:
+    """(input position, local gradient of every gate in the group) for each input that takes a
+    gradient: the op's rule with dout = 1 (rules.local_gradient), on the group's arrays."""
+    import numpy as np
+
+    found = []
+    for position in range(op.arity):
+        d = local_gradient(op, position, xs, out)
+        if d is not None:
+            found.append((position, np.broadcast_to(d, shape).astype(float)))
+    return found
+
+
 def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> Trace:
     """Wide graphs: a level at a time, one numpy call per op on each level."""
     import numpy as np
 
     w = _Wiring(graph)
     values, depends = w.leaves(graph, inputs)
-    arity, arg0, arg1, level, kind = w.arity, w.arg0, w.arg1, w.level, w.kind
+    arity, arg0, level, kind = w.arity, w.arg0, w.level, w.kind
 
     # Forward: level by level; within a level, one numpy call per op. One sort serves both
     # passes: by level, and by op within a level.
@@ -143,10 +171,10 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
     starts, ends = np.concatenate(([0], cuts)), np.concatenate((cuts, [w.n]))
     level_groups = np.split(order, np.flatnonzero(np.diff(level[order])) + 1)[::-1]
     # the wiring in group order, so that each group reads a slice, not a gather of indices
-    in0, in1 = arg0[order], arg1[order]
+    ins = [column[order] for column in w.args]
     # Local gradients depend only on forward values: each group computes its own right away,
     # from the input values it has just gathered. NaN marks a wire without gradient.
-    local = [np.full(w.n, np.nan), np.full(w.n, np.nan)] if gradients else []
+    local = [np.full(w.n, np.nan) for _ in range(w.width)] if gradients else []
     suspects = []  # gates with a non-finite local gradient: an error if they reach the output
     with np.errstate(all="ignore"):
         for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True):
@@ -155,21 +183,20 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
                 continue
             op = w.ops[k]
             idx = order[lo:hi]
-            wires = (in0[lo:hi], in1[lo:hi])[: op.arity]
+            wires = [column[lo:hi] for column in ins[: op.arity]]
             xs = [values[wire] for wire in wires]
-            out = op.batch.value(np, *xs)
+            out = op.numpy(np, *xs)
             if not np.isfinite(out).all():
                 raise Fallback("a value is not finite")
             values[idx] = out
             flows = [depends[wire] for wire in wires]
-            depends[idx] = flows[0] | flows[1] if op.arity == 2 else flows[0]
-            for position, partial in enumerate(op.batch.local if gradients else ()):
-                d = np.broadcast_to(partial(np, *xs, out), idx.shape)
+            depends[idx] = np.logical_or.reduce(flows)
+            for position, d in _local_gradients(op, xs, out, idx.shape) if gradients else ():
                 finite = np.isfinite(d)
                 local[position][idx] = np.where(flows[position] & finite, d, np.nan)
                 if not finite.all():
                     suspects.append(idx[flows[position] & ~finite])
-    del sorted_key, in0, in1
+    del sorted_key, ins
     trace = Trace(graph, _floats(values), bytearray(depends.tobytes()))
     if not gradients:
         return trace
@@ -192,8 +219,9 @@ def run_levels(graph: Graph, inputs: dict[str, float], gradients: bool = True) -
         if not len(idx):
             continue
         np.add.at(grads, arg0[idx], downstream(grads[idx], flow[0][idx]))
-        two = idx[arity[idx] == 2]
-        np.add.at(grads, arg1[two], downstream(grads[two], flow[1][two]))
+        for position in range(1, w.width):
+            more = idx[w.count[idx] > position]
+            np.add.at(grads, w.args[position][more], downstream(grads[more], flow[position][more]))
     del flow
     return _finish(trace, _floats(grads), columns, computed)
 
@@ -220,6 +248,10 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
             elif k == 1:
                 values[node] = f(values[a])
                 depends[node] = depends[a]
+            elif k:  # three inputs or more (where(c, a, b))
+                ins = wires.more[node]
+                values[node] = f(*(values[i] for i in ins))
+                depends[node] = any(depends[i] for i in ins)
     except (ValueError, ZeroDivisionError, OverflowError):
         raise Fallback("a value is not defined") from None
     del fns
@@ -238,13 +270,20 @@ def run_tape(graph: Graph, inputs: dict[str, float], gradients: bool = True) -> 
 
     grads = array("d", bytes(8 * len(values)))
     grads[graph.output] = 1.0
-    local0, local1 = local
+    local0, local1 = local[:2]
+    more = wires.more
     # upstream × local (ops.downstream) written out: a call per wire costs the chain ~10%
     for node in range(len(values) - 1, -1, -1):
         k = arity[node]
         if k:
             up = grads[node]
             if up:
+                if k == 3:  # three inputs or more
+                    for position, i in enumerate(more[node]):
+                        d = local[position][node]
+                        if d == d:
+                            grads[i] += up * d
+                    continue
                 d = local0[node]
                 if d == d:  # (not NaN)
                     grads[first[node]] += up * d
@@ -261,13 +300,12 @@ def _reaches_output_by_level(graph: Graph, w: _Wiring, level_groups: list) -> An
     the whole run); the tape, with a level per gate, uses the loop."""
     import numpy as np
 
-    arity, arg0, arg1 = w.arity, w.arg0, w.arg1
     reaches = np.zeros(w.n, dtype=bool)
     reaches[graph.output] = True
     for idx in level_groups:
-        live = idx[reaches[idx] & (arity[idx] > 0)]
-        reaches[arg0[live]] = True
-        reaches[arg1[live[arity[live] == 2]]] = True
+        live = idx[reaches[idx] & (w.arity[idx] > 0)]
+        for position, column in enumerate(w.args):
+            reaches[column[live[w.count[live] > position]]] = True
     return reaches
 
 

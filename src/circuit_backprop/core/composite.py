@@ -23,7 +23,7 @@ from typing import Any
 
 from circuit_backprop.core import engine
 from circuit_backprop.core.graph import SOURCE_LIMIT, Graph
-from circuit_backprop.core.ops import CONST, INPUT, Op
+from circuit_backprop.core.ops import CONST, INPUT, Op, input_names
 from circuit_backprop.errors import EvalError
 
 MAX_DEPTH = 32  # defs may call defs this many levels deep (evaluation nests one frame per level)
@@ -43,34 +43,14 @@ class Definition:
 
 @dataclass(frozen=True, eq=False)
 class CompositeOp(Op):
-    """An op whose value and local gradients come from passes through a body graph.
-
-    On scalars, through the reference engine (one gate's local gradient per parameter); on
-    arrays, through the tensor engine. A body of elementwise gates is elementwise, and shows a
-    local gradient per element; a body with gates that are not (sum, @) makes a gate whose VJP
-    is the body's backward pass, seeded with the upstream gradient."""
+    """An op whose value and gradients come from passes through a body graph (its `body`, a
+    _Body): on scalars, through the reference engine; on arrays, through the tensor engine. A
+    body of elementwise gates is elementwise, and shows a local gradient per element; a body
+    with gates that are not (sum, @) makes a gate whose VJP is the body's backward pass, seeded
+    with the upstream gradient. Its gradient rules, for `circuit grad`, are the same backward
+    pass written out (composite_rule)."""
 
     definition: Definition | None = None
-    body_passes: Any = None  # the _Body that evaluates it
-
-    def forward(self, inputs: Sequence[Any], params: tuple[int, ...] = ()) -> Any:
-        if _carries_arrays(inputs) or not self.elementwise:
-            return self.body_passes.array_forward(inputs)
-        return self.value(*inputs)
-
-    def local_gradient(self, k: int, inputs: Sequence[Any], output: Any) -> Any:
-        if _carries_arrays(inputs):
-            return self.body_passes.array_local(k, inputs, output)
-        return self.local[k](*inputs, output)
-
-    def vjp(self, upstream: Any, inputs: Sequence[Any], output: Any,
-            needs: Sequence[bool] | None = None, params: tuple[int, ...] = ()
-            ) -> tuple[Any | None, ...]:
-        """On arrays, the backward pass through the body, seeded with the upstream gradient
-        (right whatever the shapes: a parameter the body ignores gets zeros of its shape)."""
-        if self.vjp_rule is None and _carries_arrays(inputs):
-            return self.body_passes.array_vjp(upstream, inputs, needs)
-        return super().vjp(upstream, inputs, output, needs, params)
 
 
 def _carries_arrays(inputs: Sequence[Any]) -> bool:
@@ -145,6 +125,26 @@ class _Body:
             raise ValueError(result)
         return result
 
+    def forward_of(self, op: Op, inputs: Sequence[Any]) -> Any:
+        """The gate's value (Op.forward): through the tensor engine on arrays."""
+        if _carries_arrays(inputs) or not op.elementwise:
+            return self.array_forward(inputs)
+        return self.value(*inputs)
+
+    def local(self, k: int, inputs: Sequence[Any], out: Any) -> Any:
+        """The local gradient on wire k of an elementwise body (rules.local_gradient)."""
+        if _carries_arrays(inputs):
+            return self.array_local(k, inputs, out)
+        return self.partial(k, tuple(inputs))
+
+    def vjp(self, up: Any, inputs: Sequence[Any], needs: Any) -> tuple[Any, ...]:
+        """What the gate sends down each wire (rules.vjp): upstream × local on scalars, the
+        body's backward pass seeded with the upstream gradient on arrays."""
+        if _carries_arrays(inputs) or self.d.body.has_arrays:
+            return self.array_vjp(up, inputs, needs)
+        return tuple(None if needs is not None and not needs[k] else up * self.partial(k, inputs)
+                     for k in range(len(inputs)))
+
     def kink(self, *xs: float) -> str | None:
         trace = self.forward(xs)
         if trace is None:
@@ -214,6 +214,67 @@ class _Body:
         return found[self.d.body.output]  # type: ignore[return-value]
 
 
+RULE_LIMIT = 20_000  # characters: a def's gradient rule written longer than this is refused
+
+
+def composite_rule(definition: Definition, k: int, shapes: Sequence[tuple[int, ...]]) -> str:
+    """A def's gradient rule for parameter k, derived from its body: the backward pass through
+    the body (derive.py, every gate's own rule), its expressions folded into one, over the
+    op's input names (a, b, ...), `out` and `dout`. `sig(a) = 1 / (1 + exp(-a))` gives
+    `-(dout * (-1 / ((1 + exp(-a)) * (1 + exp(-a)))) * exp(-a))`."""
+    from circuit_backprop.core import notation
+    from circuit_backprop.core.derive import (
+        constant,
+        constant_text,
+        depends_on_inputs,
+        gradients_sent,
+    )
+    from circuit_backprop.core.ops import OPS
+    from circuit_backprop.core.shapes import infer
+
+    body = definition.body
+    nested = user_composites(body)
+    if nested:  # a body that calls defs: their bodies, inlined
+        body = inline(body, set(nested), lambda g, kind: g.custom_ops[kind].definition)
+    names = input_names(len(definition.params))
+    param_of = {body.inputs[p]: names[j] for j, p in enumerate(definition.params)
+                if p in body.inputs}
+    text: list[notation.Written] = []
+    for node, kind in enumerate(body.ops):
+        if node == body.output:
+            text.append(("out", notation.ATOM))
+        elif kind == INPUT:
+            text.append((param_of[node], notation.ATOM))
+        elif kind == CONST:
+            text.append(constant_text(constant(body, node)))
+        else:
+            text.append(notation.write(body.op(node), [text[i] for i in body.args[node]],
+                                       body.params.get(node, ())))
+        if len(text[-1][0]) > RULE_LIMIT:
+            raise _too_long(definition)
+    if body.ops[body.output] == INPUT:  # def f(a) = a
+        text[body.output] = (param_of[body.output], notation.ATOM)
+    shapes_in = dict(zip(definition.params, shapes, strict=True))
+    body_shapes = infer(body, {p: shapes_in[p] for p in body.inputs})
+    sums: dict[int, notation.Written] = {body.output: ("dout", notation.ATOM)}
+    for _, i, sent in gradients_sent(body, body_shapes, depends_on_inputs(body),
+                                     text.__getitem__, sums.__getitem__):
+        sums[i] = sent if i not in sums else notation.write(OPS["add"], [sums[i], sent])
+        if len(sums[i][0]) > RULE_LIMIT:
+            raise _too_long(definition)
+    node = body.inputs.get(definition.params[k])
+    if node is None or node not in sums:  # a parameter the output does not depend on
+        return "0 * dout"
+    return sums[node][0]
+
+
+def _too_long(definition: Definition) -> Exception:
+    from circuit_backprop.errors import UsageError
+
+    return UsageError(f"the gradient of {definition.name} written out is longer than "
+                      f"{RULE_LIMIT:,} characters: write it with --expand")
+
+
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -225,31 +286,18 @@ def make_op(definition: Definition) -> CompositeOp:
     name = definition.name
     signature = f"{name}({', '.join(params)})"
 
-    def local(k: int) -> Any:
-        return lambda *xs_out: body.partial(k, xs_out[:-1])
+    def rule(k: int) -> Callable[[Sequence[tuple[int, ...]], tuple[int, ...]], str]:
+        return lambda shapes, p: composite_rule(definition, k, shapes)
 
-    common: dict[str, Any] = dict(
-        name=name, symbol=name, arity=len(params), text=signature, torch=body.torch,
-        torch_text=f"{signature} = {definition.text}", call=name, definition=definition,
-        body_passes=body,
-    )
-    if definition.body.has_arrays:  # its VJP is the body's backward pass
-        return CompositeOp(
-            value=lambda *xs_p: body.array_forward(xs_p[:-1]), local=(),
-            elementwise=False, shape=body.shape,
-            vjp_rule=lambda up, xs, out, needs, p: body.array_vjp(up, xs, needs),
-            formulas=tuple(f"{{up}} back through {_shorten(definition.text)}, to {p}"
-                           for p in params),
-            **{**common, "torch": lambda t, *tensors: body.torch(t, *tensors[:-1])},
-        )
+    elementwise = not definition.body.has_arrays
     return CompositeOp(
-        value=body.value,
-        local=tuple(local(k) for k in range(len(params))),
-        formulas=tuple(f"∂/∂{p} of {_shorten(definition.text)}" for p in params),
-        domain=body.domain,
-        kink=body.kink,
-        shape=body.shape,
-        **common,
+        name=name, symbol=name, arity=len(params), text=signature, call=name,
+        value=body.value if elementwise else lambda *xs_p: body.array_forward(xs_p[:-1]),
+        grad=tuple(rule(k) for k in range(len(params))),
+        torch=body.torch if elementwise else lambda t, *tensors: body.torch(t, *tensors[:-1]),
+        torch_text=f"{signature} = {definition.text}",
+        domain=body.domain if elementwise else None, kink=body.kink if elementwise else None,
+        elementwise=elementwise, shape=body.shape, definition=definition, body=body,
     )
 
 

@@ -17,7 +17,8 @@ import math
 from array import array
 
 from circuit_backprop.core.graph import Graph
-from circuit_backprop.core.ops import CONST, INPUT, downstream
+from circuit_backprop.core.ops import CONST, INPUT, Op, downstream
+from circuit_backprop.core.rules import float_local, local_gradient
 from circuit_backprop.core.trace import LocalGradients, Trace, reaches_output  # importable here too
 from circuit_backprop.errors import EvalError, GateFailure
 
@@ -73,16 +74,23 @@ def backward(trace: Trace) -> Trace:
         out = values[node]
         up = grads[node]
         computed[node] = 1
-        # The op's VJP, from its entry: scalar wires, so upstream × local on each wire that
-        # depends on an input (the others need no gradient, and may have none: x^3 at x < 0)
-        local_rule = op.local
+        # The op's rule (ops.py, run by rules.py): scalar wires, so upstream × local on each
+        # wire that depends on an input (the others need no gradient, and may have none: x^3
+        # at x < 0) and takes a gradient (not a comparison's)
         for k, i in enumerate(node_args):
             if not depends[i]:
                 continue  # a constant wire: no gradient flows into it (its local stays NaN)
             try:
-                d = local_rule[k](*xs, out)
+                on_floats = float_local(op, k) if op.body is None else None
+                try:  # the rule on floats (math); where math refuses, NumPy's way
+                    d = (on_floats(*xs, out) if on_floats is not None
+                         else local_gradient(op, k, xs, out))
+                except _MATH_ERRORS:
+                    d = local_gradient(op, k, xs, out)
+                if d is None:
+                    continue  # an input that takes no gradient
                 if not math.isfinite(d):
-                    raise ValueError("the local gradient is not finite")
+                    raise ValueError(_why_no_gradient(op, k, xs))
             except _MATH_ERRORS as exc:
                 if reaches[node]:
                     raise _gradient_error(graph, node, k, xs, exc) from None
@@ -141,6 +149,12 @@ def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None
         else:
             reason = f"{op.name} is not defined here"
     return EvalError(f"{op.name} gate: {reason}", _failure(graph, node, xs))
+
+
+def _why_no_gradient(op: Op, k: int, xs: list[float]) -> str:
+    """Why the gradient for input k is not a finite number: the op's note, or in general."""
+    reason = op.grad_domain(k, *xs) if op.grad_domain else None
+    return reason or "the local gradient is not finite"
 
 
 def _gradient_overflow(graph: Graph, node: int, k: int, xs: list[float]) -> EvalError:

@@ -349,6 +349,45 @@ class Graph:
         return {name: i for i, name in enumerate(self.names) if name is not None}
 
 
+_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
+MADE_NAME_LIMIT = 16  # characters of a gate's source text kept in the name made for it
+
+
+def made_name(graph: Graph, node: int, taken: set[str]) -> str:
+    """A valid, readable name for an unnamed gate, from its source text: `2*y` is `_2y`,
+    `exp(-dot)` is `_expdot`; a name already taken gets `_2`, `_3`, ... (it joins `taken`)."""
+    stem = "_" + _NOT_IN_A_NAME.sub("", graph.source(node))[:MADE_NAME_LIMIT]
+    if stem == "_":
+        stem = f"_gate{node}"
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def readable_names(graph: Graph) -> dict[int, str]:
+    """A name for every input and gate: its own, or one made from its source text (made_name).
+    Where a person reads or writes a gate (circuit grad, circuit grade), this names it."""
+    names = {node: name for node, name in enumerate(graph.names) if name is not None}
+    taken = set(names.values())
+    for node in range(len(graph)):
+        if node not in names and graph.is_gate(node):
+            names[node] = made_name(graph, node, taken)
+    return names
+
+
+def answer_names(graph: Graph) -> dict[str, int]:
+    """The names an answer file may use (circuit grade; circuit grad writes them): the inputs
+    and named gates (summary_nodes), then every unnamed gate by the name made for it."""
+    readable = readable_names(graph)
+    named = summary_nodes(graph)
+    unnamed = [node for node in range(len(graph))
+               if graph.is_gate(node) and graph.names[node] is None]
+    output = [] if graph.output in named + unnamed else [graph.output]  # (f = 0)
+    return {readable[node]: node for node in named + unnamed + output}
+
+
 def summary_nodes(graph: Graph) -> list[int]:
     """The nodes a user names: inputs first (in their order), then named gates in topological
     order. Tables, checks and the API's `grad` list these."""

@@ -2,22 +2,25 @@
 
 Each op is one `Op` entry, written by keyword, holding everything the rest of the tool needs:
 
-- `value`: the forward pass on floats (math, not numpy: the reference engine calls it per gate);
-- `local`: one function per input, ∂out/∂input on floats, ``local[k](a, b, out)`` (the gate's
-  inputs, then its output). It raises ``ValueError`` with a short reason where the gradient does
-  not exist. This is what the tables show: upstream × local = downstream;
-- `vjp()`: the gradient for each input given the upstream gradient. For an elementwise op it is
-  derived from `local` (see `downstream` and `sum_to_input`); an op that is not elementwise (a
-  matmul, a reduction) sets ``elementwise=False`` and gives `vjp_rule` instead;
-- `formulas`, `text`, `symbol`: how the op and its local gradients are shown to users;
-- `domain`, `kink`: why inputs are outside the domain; a note at a non-differentiable point;
+- `value`: the forward pass (math on floats for an elementwise op, the reference engine's scalar
+  fast path; NumPy arrays and the gate's integer arguments for any other op), and `numpy`, an
+  elementwise op's forward on arrays (`arithmetic=True`: `value` serves arrays as it is);
+- `grad`: one gradient rule per input, written in the circuit language over the op's inputs
+  (named by `inputs`: a, b, ...), its output `out` and the upstream gradient `dout`; None for an
+  input that takes no gradient (labels, conditions, masks). An elementwise op's rule is
+  `dout * LOCAL`: LOCAL is its local gradient, what the tables show (upstream × local =
+  downstream). The engines run the rules (rules.py), `circuit grad` prints them (derive.py),
+  and the rules are made of ops that have rules, so they differentiate again;
+- `shape`: an op that is not elementwise gives its output shape (elementwise ops broadcast);
+- `text`, `symbol`, `call`: how the op is written and shown;
+- `domain`, `kink`, `grad_domain`: why inputs are outside the domain; a note at a
+  non-differentiable point; why a gradient does not exist (where its rule is not finite);
 - `torch`, `torch_text`: its PyTorch twin, as a call and as source;
-- `batch`: the same value and local gradients on numpy arrays, for the bulk engines (bulk.py).
-  An op whose `value` and `local` are plain arithmetic (+ − × ÷) says ``arithmetic=True``
-  instead: the same functions then serve numpy arrays, and there is no second copy;
-- `samples`, `edges`: where to test it (tests/test_op_parity.py runs every op through every
-  implementation there, against PyTorch); `conditioned`: where random circuits may use it.
-  Adding an op means adding one entry here.
+- `samples`, `edges`, `array_cases`: where to test it (tests/test_op_parity.py and
+  tests/test_rules.py run every op there, against PyTorch); `conditioned`: where random circuits
+  may use it.
+
+Adding an op means adding one entry here (see the README's "The op model").
 
 Non-differentiable points follow PyTorch, so that ``--check-torch`` agrees:
 relu'(0) = 0, abs'(0) = 0, and max/min split the gradient 0.5/0.5 on a tie.
@@ -30,20 +33,27 @@ from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
-from circuit_backprop.core.arrays import Shape, ShapeError, axis_of, show, sum_to_shape
+from circuit_backprop.core.arrays import (
+    Shape,
+    ShapeError,
+    axis_of,
+    broadcast,
+    show,
+    sum_to_shape,
+)
 
 Point = tuple[float, ...]  # one value per input of an op
 Params = tuple[int, ...]  # a gate's integer arguments: sum(x, 0) has (0,)
-Needs = Sequence[bool] | None  # which inputs want a gradient (None: all)
-Grads = tuple[Any | None, ...]  # one gradient per input, None where none is wanted
+# A gradient rule: an expression in the circuit language, or, where it depends on the gate's
+# shapes or integer arguments, a function (input shapes, params) -> that expression
+Rule = str | Callable[[tuple[Shape, ...], Params], str]
 
 
 def downstream(upstream: Any, local: Any) -> Any:
     """What a gate sends down one input wire: upstream × local (floats, or arrays of one shape).
 
-    The one place this product is written: Op.vjp, the reference engine, the level engine and
-    Trace.downstream all call it (the tape inlines it in its hot loop; see bulk.run_tape).
-    """
+    The one place this product is written: the engines and Trace.downstream call it (the tape
+    inlines it in its hot loop; see bulk.run_tape)."""
     return upstream * local
 
 
@@ -60,58 +70,52 @@ def sum_to_input(gradient: Any, x: Any) -> Any:
     return sum_to_shape(np.broadcast_to(gradient, full), shape)
 
 
-@dataclass(frozen=True)
-class Batch:
-    """An op's value and local gradients on numpy arrays: one call does every gate of one op on
-    one level (bulk.py). `np` is passed in, so that importing this module never imports numpy.
-    A local gradient may return a scalar where it is the same for every gate (it is broadcast)."""
-
-    value: Callable[..., Any]  # (np, *arrays) -> array
-    local: tuple[Callable[..., Any], ...]  # one per input: (np, *arrays, out) -> array
-    wraps: tuple[Callable[..., Any], ...] | None = None  # (value, *local) for `same_as`
-
-    @classmethod
-    def same_as(cls, value: Callable[..., Any], local: Sequence[Callable[..., Any]]) -> Batch:
-        """The scalar functions themselves, for arithmetic that numpy arrays support as is."""
-        return cls(
-            value=lambda np, *xs: value(*xs),
-            local=tuple(_ignoring_np(f) for f in local),
-            wraps=(value, *local),
-        )
+def input_names(arity: int) -> tuple[str, ...]:
+    """The names an op's rules give its inputs unless it names them: a, b, c, ... (a def with
+    more than 26 parameters: x26, x27, ...)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return tuple(letters[k] if k < len(letters) else f"x{k}" for k in range(arity))
 
 
-def _ignoring_np(f: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda np, *xs_out: f(*xs_out)
+def _on_arrays(value: Callable[..., Any]) -> Callable[..., Any]:
+    """An arithmetic op's `numpy`: its scalar `value` itself, which NumPy arrays support."""
+    def numpy(np: Any, *xs: Any) -> Any:
+        return value(*xs)
+
+    numpy.same_as = value  # type: ignore[attr-defined]
+    return numpy
 
 
 @dataclass(frozen=True)
 class Op:
-    """One op's entry. The registry below names every field; the first nine may also be given
-    by position (a test-only op in tests/test_numeric.py is), the rest only by keyword."""
+    """One op's entry. Every field is given by keyword (see the module's docstring)."""
 
+    _: KW_ONLY
     name: str  # stable identifier, used in JSON ("mul")
     symbol: str  # short symbol for tables and diagrams ("×")
     arity: int
-    value: Callable[..., float]  # the forward pass on floats: value(a, b)
-    local: tuple[Callable[..., float], ...]  # one per input: ∂out/∂input_k, local[k](a, b, out)
-    formulas: tuple[str, ...]  # one per input, with {a}, {b} standing for the inputs
+    value: Callable[..., Any]  # the forward pass: value(a, b) on floats, value(*arrays, params)
     text: str  # how the op is written in the language: "{a} * {b}", "exp({a})"
     torch: Callable[..., object]  # (torch_module, *tensors) -> tensor
     torch_text: str  # the same, as PyTorch source: "{a} * {b}", "torch.exp({a})"
-    _: KW_ONLY
+    # The gradient rules, one per input (see the module's docstring), and the names they give
+    # the inputs (a, b, c, ... by default; where(cond, a, b) names its condition).
+    grad: tuple[Rule | None, ...]
+    inputs: tuple[str, ...] = ()
     domain: Callable[..., str | None] | None = None  # why inputs are outside the domain
     kink: Callable[..., str | None] | None = None  # note at a non-differentiable point
+    # why the gradient for input k does not exist at these inputs: grad_domain(k, *inputs)
+    grad_domain: Callable[..., str | None] | None = None
     call: str | None = None  # the function name in the language, if it is called like one
-    # a built-in composite: its primitive gates, as a body over parameters a, b (--expand)
+    # a built-in composite: its primitive gates, as a body over its inputs (--expand)
     expands_to: str | None = None
-    # An elementwise op's VJP is upstream × local (summed over broadcast axes). Any other op
-    # gives its VJP directly: vjp_rule(upstream, inputs, output, needs) -> one gradient per input.
-    # (Wires carry scalars so far: the engines take elementwise ops only; bulk.py falls back.)
+    # Elementwise (the default): applied element by element, its inputs broadcast (NumPy's rule).
+    # Any other op (a matmul, a reduction) sets elementwise=False and gives its `shape` rule.
     elementwise: bool = True
-    vjp_rule: Callable[..., tuple[Any, ...]] | None = None
-    # numpy: `batch`, or `arithmetic=True` when value and local run on arrays as they are
+    # An elementwise op's forward on arrays: numpy(np, *arrays), np passed in (so that importing
+    # this module never imports numpy); or `arithmetic=True` when `value` serves arrays as is.
+    numpy: Callable[..., Any] | None = None
     arithmetic: bool = False
-    batch: Batch | None = None
     # Where to test the op: a (low, high) range per input for random points inside its domain and
     # away from its kinks, and points of its own where implementations tend to part ways (domain
     # edges, kinks, overflow), besides COMMON_EDGES. Points outside the domain are welcome: there
@@ -123,68 +127,58 @@ class Op:
     # tests (tests/test_torch_property.py, tests/test_scale.py) build gates only where this holds.
     conditioned: Callable[..., bool] = lambda *xs: True
     # Arrays. `shape(*input_shapes, params) -> output shape` (raising arrays.ShapeError with both
-    # shapes), for an op that is not elementwise (an elementwise op broadcasts its inputs, with
-    # NumPy's rule). `params`: how many integer arguments may follow the wires (min, max), as
-    # in sum(x, 0) or reshape(x, 2, 3): they are part of the gate, not wires, and reach `value`,
-    # `vjp_rule` and `torch` as one tuple after the arrays.
+    # shapes), for an op that is not elementwise. `params`: how many integer arguments may follow
+    # the wires (min, max), as in sum(x, 0) or reshape(x, 2, 3): they are part of the gate, not
+    # wires, and reach `value`, the rules and `torch` as one tuple after the arrays.
     shape: Callable[..., tuple[int, ...]] | None = None
     params: tuple[int, int] = (0, 0)
-    labels: tuple[int, ...] = ()  # inputs that are class indices: integers, never a gradient
     # Where to test an array op (tests/test_tensor_ops.py): input shapes and integer arguments
     array_cases: tuple[tuple[tuple[tuple[int, ...], ...], Params], ...] = ()
+    labels: tuple[int, ...] = ()  # inputs that are class labels (cross_entropy's): --random
+    # gives them classes of the first input's last axis
+    # A def (composite.py): the passes through its body that give its value and gradients
+    body: Any = None
 
     def __post_init__(self) -> None:
-        if self.elementwise and len(self.local) != self.arity:
-            raise TypeError(f"op {self.name}: an elementwise op needs one local gradient per input")
-        if self.elementwise == (self.vjp_rule is not None):
-            raise TypeError(f"op {self.name}: an elementwise op's VJP comes from its local "
-                            "gradients; any other op needs a vjp_rule")
+        if not self.inputs:
+            object.__setattr__(self, "inputs", input_names(self.arity))
+        if len(self.grad) != self.arity or len(self.inputs) != self.arity:
+            raise TypeError(f"op {self.name}: give one gradient rule (or None) and one name per "
+                            "input")
         if self.arithmetic:
-            batch = self.batch
-            if batch is not None and batch.wraps is None:
-                raise TypeError(f"op {self.name}: arithmetic=True derives batch: give one or the "
-                                "other")
-            if batch is None or batch.wraps != (self.value, *self.local):
-                # (dataclasses.replace passes the derived batch back: kept while it still fits)
-                object.__setattr__(self, "batch", Batch.same_as(self.value, self.local))
-
-    def vjp(self, upstream: Any, inputs: Sequence[Any], output: Any,
-            needs: Sequence[bool] | None = None, params: tuple[int, ...] = ()
-            ) -> tuple[Any | None, ...]:
-        """∂f/∂input for each input, given upstream = ∂f/∂output; None for an input whose
-        `needs` is False (a constant wire: no gradient flows into it, and none is computed),
-        and for an input that never takes a gradient (cross_entropy's labels).
-
-        Inputs may be floats or NumPy arrays; an elementwise op's gradient for an input is then
-        summed back to that input's shape (sum_to_input)."""
-        if self.vjp_rule is not None:
-            return self.vjp_rule(upstream, inputs, output, needs, params)
-        return tuple(
-            sum_to_input(downstream(upstream, self.local_gradient(k, inputs, output)), x)
-            if needs is None or needs[k] else None
-            for k, x in enumerate(inputs)
-        )
-
-    def local_gradient(self, k: int, inputs: Sequence[Any], output: Any) -> Any:
-        """An elementwise op's local gradient on wire k: a float from `local`, or, where a wire
-        carries an array, an array from `batch` (a local that is the same everywhere, such as
-        +'s 1, stays a number: it broadcasts)."""
-        if any(hasattr(x, "shape") and x.shape for x in inputs):
-            import numpy as np
-
-            return self.batch.local[k](np, *inputs, output)
-        return self.local[k](*inputs, output)
+            if self.numpy is not None and getattr(self.numpy, "same_as", None) is None:
+                raise TypeError(f"op {self.name}: arithmetic=True derives `numpy` from `value`: "
+                                "give one or the other")
+            # (dataclasses.replace passes the derived one back: made again from today's value)
+            object.__setattr__(self, "numpy", _on_arrays(self.value))
+        elif self.elementwise and self.numpy is None and self.body is None:
+            raise TypeError(f"op {self.name}: an elementwise op needs `numpy`, or "
+                            "arithmetic=True")
 
     def forward(self, inputs: Sequence[Any], params: tuple[int, ...] = ()) -> Any:
-        """The op's value on floats or arrays: `value` for an elementwise op on floats, its
-        `batch` on arrays; any other op's `value` takes arrays and its params."""
+        """The op's value on floats or arrays: `value` for an elementwise op on floats, `numpy`
+        on arrays; any other op's `value` takes arrays and its params."""
+        if self.body is not None:
+            return self.body.forward_of(self, inputs)
         if not self.elementwise:
             return self.value(*inputs, params)
         if any(hasattr(x, "shape") and x.shape for x in inputs):
             import numpy as np
 
-            return self.batch.value(np, *inputs)
+            return self.numpy(np, *inputs)
         return self.value(*inputs)
+
+    def fill(self, template: str, operands: Sequence[str], params: Sequence[int] | str = (),
+             dims: str | None = None) -> str:
+        """`template` (the op's `text` or `torch_text`) with operand texts for its inputs ({a},
+        {b}, {cond}, ...) and its integer arguments: {p} after a comma (", 0"), {dims} without
+        (given as numbers, or as the two texts themselves: p=", axis", dims="i")."""
+        if isinstance(params, str):
+            p, dims = params, dims or ""
+        else:
+            dims = ", ".join(map(str, params))
+            p = f", {dims}" if dims else ""
+        return template.format(**dict(zip(self.inputs, operands, strict=False)), p=p, dims=dims)
 
     def torch_forward(self, t: Any, inputs: Sequence[Any], params: tuple[int, ...] = ()) -> Any:
         """The torch twin, called as `forward` is."""
@@ -225,32 +219,22 @@ def _pow_domain(a: float, b: float) -> str | None:
     return None
 
 
-def _pow_dbase(a: float, b: float, out: float) -> float:
-    if b == 0:
-        return 0.0  # PyTorch: d(a^0)/da = 0, even at a = 0
-    return b * math.pow(a, b - 1)
 
 
-def _pow_dexp(a: float, b: float, out: float) -> float:
-    if a > 0:
-        return out * math.log(a)
-    if a == 0 and b >= 0:
-        return 0.0  # PyTorch masks 0^b·ln(0) to 0 for b >= 0
-    raise ValueError("∂(a^b)/∂b = a^b·ln(a) needs a > 0")
 
 
-def _sqrt_grad(a: float, out: float) -> float:
-    if out == 0:
-        raise ValueError("the gradient of sqrt at 0 is infinite")
-    return 0.5 / out
+
+
+def _pow_grad_domain(k: int, a: float, b: float) -> str | None:
+    if k == 1 and a < 0:
+        return "∂(a^b)/∂b = a^b·ln(a) needs a > 0"
+    return None
 
 
 def _tie(a: float, b: float) -> str | None:
     return "tie: gradient split 0.5/0.5 (as PyTorch)" if a == b else None
 
 
-def _max_grad(mine: float, other: float) -> float:
-    return 1.0 if mine > other else 0.5 if mine == other else 0.0
 
 
 # numpy versions (np is passed in, so that importing this module never imports numpy)
@@ -261,17 +245,10 @@ def _vec_sigmoid(np: Any, a: Any) -> Any:
     return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def _vec_pow_dbase(np: Any, a: Any, b: Any, out: Any) -> Any:
-    return np.where(b == 0, 0.0, b * np.power(a, b - 1))
 
 
-def _vec_pow_dexp(np: Any, a: Any, b: Any, out: Any) -> Any:
-    safe = np.where(a > 0, a, 1.0)
-    return np.where(a > 0, out * np.log(safe), np.where((a == 0) & (b >= 0), 0.0, np.nan))
 
 
-def _vec_max_grad(np: Any, mine: Any, other: Any) -> Any:
-    return np.where(mine > other, 1.0, np.where(mine == other, 0.5, 0.0))
 
 
 ANYWHERE = (-5.0, 5.0)  # a sample range for an input the op accepts everywhere
@@ -280,43 +257,42 @@ ANYWHERE = (-5.0, 5.0)  # a sample range for an input the op accepts everywhere
 def _ops() -> list[Op]:
     return [
         Op(name="add", symbol="+", arity=2, text="{a} + {b}",
+           grad=("dout", "dout"),
            value=lambda a, b: a + b,
-           local=(lambda a, b, out: 1.0, lambda a, b, out: 1.0), formulas=("1", "1"),
            arithmetic=True,
            torch=lambda t, a, b: a + b, torch_text="{a} + {b}",
            samples=(ANYWHERE, ANYWHERE), edges=((1e308, 1e308),)),
         Op(name="sub", symbol="−", arity=2, text="{a} - {b}",
+           grad=("dout", "-dout"),
            value=lambda a, b: a - b,
-           local=(lambda a, b, out: 1.0, lambda a, b, out: -1.0), formulas=("1", "-1"),
            arithmetic=True,
            torch=lambda t, a, b: a - b, torch_text="{a} - {b}",
            samples=(ANYWHERE, ANYWHERE), edges=((1e308, -1e308),)),
         Op(name="mul", symbol="×", arity=2, text="{a} * {b}",
+           grad=("dout * b", "dout * a"),
            value=lambda a, b: a * b,
-           local=(lambda a, b, out: b, lambda a, b, out: a), formulas=("{b}", "{a}"),
            arithmetic=True,
            torch=lambda t, a, b: a * b, torch_text="{a} * {b}",
            samples=(ANYWHERE, ANYWHERE), edges=((1e-200, 1e-200), (-1e150, 1e150))),
         Op(name="div", symbol="÷", arity=2, text="{a} / {b}",
+           grad=("dout * (1 / b)", "dout * (-a / (b * b))"),
            value=lambda a, b: a / b,
-           local=(lambda a, b, out: 1.0 / b, lambda a, b, out: -a / (b * b)),
-           formulas=("1/{b}", "-{a}/{b}²"),
            domain=_div_domain, arithmetic=True,
            torch=lambda t, a, b: a / b, torch_text="{a} / {b}",
            samples=(ANYWHERE, ANYWHERE), conditioned=lambda a, b: abs(b) > 0.1,
            edges=((1.0, 1e-150), (1e-3, -1e-3), (-7.0, 1e300), (1e300, 1e-300))),
         Op(name="neg", symbol="−", arity=1, text="-{a}",
+           grad=("-dout",),
            value=lambda a: -a,
-           local=(lambda a, out: -1.0,), formulas=("-1",),
            arithmetic=True,
            torch=lambda t, a: -a, torch_text="-{a}",
            samples=(ANYWHERE,), edges=((1e308,),)),
         Op(name="pow", symbol="^", arity=2, text="{a} ^ {b}", call="pow",
+           grad=("dout * where(b == 0, 0, b * a ^ (b - 1))",  # d(a^0)/da = 0, as PyTorch
+                 "dout * where(a == 0, 0, out * log(a))"),  # 0^b·ln 0 is 0, as PyTorch
            value=math.pow,
-           local=(_pow_dbase, _pow_dexp), formulas=("{b}·{a}^({b}-1)", "{a}^{b}·ln({a})"),
-           domain=_pow_domain,
-           batch=Batch(value=lambda np, a, b: np.power(a, b),
-                       local=(_vec_pow_dbase, _vec_pow_dexp)),
+           domain=_pow_domain, grad_domain=_pow_grad_domain,
+           numpy=lambda np, a, b: np.power(a, b),
            torch=lambda t, a, b: t.pow(a, b), torch_text="torch.pow({a}, {b})",
            samples=((0.1, 4.0), (-3.0, 3.0)),
            conditioned=lambda a, b: 0.1 < a < 10 and abs(b) <= 3,
@@ -324,115 +300,139 @@ def _ops() -> list[Op]:
            edges=((-2.0, 3.0), (-2.0, 2.0), (-1.5, -2.0), (-8.0, 1 / 3), (0.0, 0.5), (0.0, -1.0),
                   (0.0, 2.0), (2.0, 0.0), (1.0, 1e3), (1e3, 200.0), (10.0, -400.0))),
         Op(name="exp", symbol="exp", arity=1, text="exp({a})", call="exp",
+           grad=("dout * out",),
            value=math.exp,
-           local=(lambda a, out: out,), formulas=("exp({a})",),
-           batch=Batch(value=lambda np, a: np.exp(a), local=(lambda np, a, out: out,)),
+           numpy=lambda np, a: np.exp(a),
            torch=lambda t, a: t.exp(a), torch_text="torch.exp({a})",
            samples=((-20.0, 20.0),), edges=((709.0,), (710.0,), (-745.0,)),
            conditioned=lambda a: a < 8),
         Op(name="log", symbol="log", arity=1, text="log({a})", call="log",
+           grad=("dout * (1 / a)",),
            value=math.log,
-           local=(lambda a, out: 1.0 / a,), formulas=("1/{a}",),
            domain=lambda a: None if a > 0 else "log needs an input > 0",
-           batch=Batch(value=lambda np, a: np.log(a), local=(lambda np, a, out: 1.0 / a,)),
+           numpy=lambda np, a: np.log(a),
            torch=lambda t, a: t.log(a), torch_text="torch.log({a})",
            samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,)),
            conditioned=lambda a: a > 0.1),
         Op(name="sqrt", symbol="√", arity=1, text="sqrt({a})", call="sqrt",
+           grad=("dout * (0.5 / out)",),
            value=math.sqrt,
-           local=(_sqrt_grad,), formulas=("1/(2·sqrt({a}))",),
+           grad_domain=lambda k, a: "the gradient of sqrt at 0 is infinite" if a == 0 else None,
            domain=lambda a: None if a >= 0 else "sqrt needs an input ≥ 0",
-           batch=Batch(value=lambda np, a: np.sqrt(a), local=(lambda np, a, out: 0.5 / out,)),
+           numpy=lambda np, a: np.sqrt(a),
            torch=lambda t, a: t.sqrt(a), torch_text="torch.sqrt({a})",
            samples=((1e-3, 20.0),), edges=((1e-300,), (1e300,), (-1e-300,)),
            conditioned=lambda a: a > 0.1),
         Op(name="sin", symbol="sin", arity=1, text="sin({a})", call="sin",
+           grad=("dout * cos(a)",),
            value=math.sin,
-           local=(lambda a, out: math.cos(a),), formulas=("cos({a})",),
-           batch=Batch(value=lambda np, a: np.sin(a), local=(lambda np, a, out: np.cos(a),)),
+           numpy=lambda np, a: np.sin(a),
            torch=lambda t, a: t.sin(a), torch_text="torch.sin({a})",
            samples=(ANYWHERE,), edges=((math.pi,), (1e10,), (1e300,))),
         Op(name="cos", symbol="cos", arity=1, text="cos({a})", call="cos",
+           grad=("dout * -sin(a)",),
            value=math.cos,
-           local=(lambda a, out: -math.sin(a),), formulas=("-sin({a})",),
-           batch=Batch(value=lambda np, a: np.cos(a), local=(lambda np, a, out: -np.sin(a),)),
+           numpy=lambda np, a: np.cos(a),
            torch=lambda t, a: t.cos(a), torch_text="torch.cos({a})",
            samples=(ANYWHERE,), edges=((math.pi / 2,), (1e10,), (1e300,))),
         Op(name="tan", symbol="tan", arity=1, text="tan({a})", call="tan",
+           grad=("dout * (1 + out * out)",),
            value=math.tan,
-           local=(lambda a, out: 1.0 + out * out,), formulas=("1 + tan²({a})",),
-           batch=Batch(value=lambda np, a: np.tan(a), local=(lambda np, a, out: 1.0 + out * out,)),
+           numpy=lambda np, a: np.tan(a),
            torch=lambda t, a: t.tan(a), torch_text="torch.tan({a})",
            samples=((-1.5, 1.5),), edges=((math.pi / 2,), (-math.pi / 2,), (1e10,)),
            conditioned=lambda a: abs(math.cos(a)) > 0.1),
         Op(name="tanh", symbol="tanh", arity=1, text="tanh({a})", call="tanh",
+           grad=("dout * (1 - out * out)",),
            value=math.tanh,
-           local=(lambda a, out: 1.0 - out * out,), formulas=("1 - tanh²({a})",),
-           batch=Batch(value=lambda np, a: np.tanh(a),
-                       local=(lambda np, a, out: 1.0 - out * out,)),
+           numpy=lambda np, a: np.tanh(a),
            torch=lambda t, a: t.tanh(a), torch_text="torch.tanh({a})",
            samples=(ANYWHERE,), edges=((20.0,), (-20.0,), (1e-300,))),
         Op(name="sigmoid", symbol="σ", arity=1, text="sigmoid({a})", call="sigmoid",
+           grad=("dout * (out * (1 - out))",),
            value=_sigmoid,
-           local=(lambda a, out: out * (1.0 - out),), formulas=("σ({a})·(1 - σ({a}))",),
            expands_to="1 / (1 + exp(-a))",
-           batch=Batch(value=_vec_sigmoid, local=(lambda np, a, out: out * (1.0 - out),)),
+           numpy=_vec_sigmoid,
            torch=lambda t, a: t.sigmoid(a), torch_text="torch.sigmoid({a})",
            samples=(ANYWHERE,), edges=((36.0,), (-36.0,), (-745.0,), (800.0,))),
         Op(name="relu", symbol="relu", arity=1, text="relu({a})", call="relu",
+           grad=("dout * (a > 0)",),
            value=lambda a: a if a > 0 else 0.0,
-           local=(lambda a, out: 1.0 if a > 0 else 0.0,), formulas=("1 if {a} > 0 else 0",),
            kink=lambda a: "relu at 0: gradient 0 (as PyTorch)" if a == 0 else None,
-           batch=Batch(value=lambda np, a: np.maximum(a, 0.0),  # (maximum(-0.0, 0.0) is 0.0)
-                       local=(lambda np, a, out: (a > 0).astype(np.float64),)),
+           numpy=lambda np, a: np.maximum(a, 0.0),  # (maximum(-0.0, 0.0) is 0.0)
            torch=lambda t, a: t.relu(a), torch_text="torch.relu({a})",
            samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,)),
            conditioned=lambda a: abs(a) > 1e-3),
         Op(name="abs", symbol="|·|", arity=1, text="abs({a})", call="abs",
+           grad=("dout * sign(a)",),
            value=abs,
-           local=(lambda a, out: 1.0 if a > 0 else -1.0 if a < 0 else 0.0,),
-           formulas=("sign({a})",),
            kink=lambda a: "abs at 0: gradient 0 (as PyTorch)" if a == 0 else None,
-           batch=Batch(value=lambda np, a: np.abs(a), local=(lambda np, a, out: np.sign(a),)),
+           numpy=lambda np, a: np.abs(a),
            torch=lambda t, a: t.abs(a), torch_text="torch.abs({a})",
            samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,)),
            conditioned=lambda a: abs(a) > 1e-3),
         Op(name="max", symbol="max", arity=2, text="max({a}, {b})", call="max",
+           grad=("dout * ((a > b) + 0.5 * (a == b))", "dout * ((b > a) + 0.5 * (a == b))"),
            value=lambda a, b: a if a >= b else b,
-           local=(lambda a, b, out: _max_grad(a, b), lambda a, b, out: _max_grad(b, a)),
-           formulas=("1 if {a} > {b} else 0", "1 if {b} > {a} else 0"),
            kink=_tie,
-           batch=Batch(value=lambda np, a, b: np.where(a >= b, a, b),
-                       local=(lambda np, a, b, out: _vec_max_grad(np, a, b),
-                              lambda np, a, b, out: _vec_max_grad(np, b, a))),
+           numpy=lambda np, a, b: np.where(a >= b, a, b),
            torch=lambda t, a, b: t.maximum(a, b), torch_text="torch.maximum({a}, {b})",
            samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300)),
            conditioned=lambda a, b: abs(a - b) > 1e-3),
         Op(name="min", symbol="min", arity=2, text="min({a}, {b})", call="min",
+           grad=("dout * ((a < b) + 0.5 * (a == b))", "dout * ((b < a) + 0.5 * (a == b))"),
            value=lambda a, b: a if a <= b else b,
-           local=(lambda a, b, out: _max_grad(b, a), lambda a, b, out: _max_grad(a, b)),
-           formulas=("1 if {a} < {b} else 0", "1 if {b} < {a} else 0"),
            kink=_tie,
-           batch=Batch(value=lambda np, a, b: np.where(a <= b, a, b),
-                       local=(lambda np, a, b, out: _vec_max_grad(np, b, a),
-                              lambda np, a, b, out: _vec_max_grad(np, a, b))),
+           numpy=lambda np, a, b: np.where(a <= b, a, b),
            torch=lambda t, a, b: t.minimum(a, b), torch_text="torch.minimum({a}, {b})",
            samples=(ANYWHERE, ANYWHERE), edges=((1e-300, 0.0), (-0.5, -0.5), (1e300, 1e300)),
            conditioned=lambda a, b: abs(a - b) > 1e-3),
         Op(name="id", symbol="=", arity=1, text="{a}",
+           grad=("dout",),
            value=lambda a: a,
-           local=(lambda a, out: 1.0,), formulas=("1",),
            arithmetic=True,
            torch=lambda t, a: a.clone(), torch_text="{a}.clone()",
            samples=(ANYWHERE,), edges=((1e308,),)),
+        *_comparisons(),
+        Op(name="sign", symbol="sign", arity=1, text="sign({a})", call="sign",
+           value=lambda a: 1.0 * (a > 0) - 1.0 * (a < 0),
+           arithmetic=True,
+           grad=("dout * 0",),  # 0 wherever it exists (as torch.sign's)
+           torch=lambda t, a: t.sign(a), torch_text="torch.sign({a})",
+           samples=(ANYWHERE,), edges=((1e-300,), (-1e-300,))),
+        Op(name="where", symbol="where", arity=3, text="where({cond}, {a}, {b})", call="where",
+           inputs=("cond", "a", "b"),
+           value=lambda c, a, b: a if c != 0 else b,
+           numpy=lambda np, c, a, b: np.where(c != 0, a, b),
+           grad=(None, "dout * (cond != 0)", "dout * (cond == 0)"),
+           torch=lambda t, c, a, b: t.where(c != 0, a, b),
+           torch_text="torch.where({cond} != 0, {a}, {b})",
+           samples=((-1.0, 1.0), ANYWHERE, ANYWHERE)),
     ]
 
 
-# --- ops on arrays that are not elementwise: each gives its shape rule and its VJP directly ---
+def _comparisons() -> list[Op]:
+    """a > b, a == b, ...: 1.0 where it holds, 0.0 elsewhere (NumPy's booleans, as numbers).
+    A mask takes no gradient: relu's and max's rules are written with these."""
+    def comparison(name: str, symbol: str, written: str, test: Callable[..., Any]) -> Op:
+        return Op(name=name, symbol=symbol, arity=2, text="{a} " + written + " {b}",
+                  value=lambda a, b: 1.0 * test(a, b),
+                  arithmetic=True, grad=(None, None),
+                  torch=lambda t, a, b: test(a, b).double(),
+                  torch_text="(" + "{a} " + written + " {b}).double()",
+                  samples=(ANYWHERE, ANYWHERE))
+
+    import operator
+
+    return [comparison("gt", ">", ">", operator.gt), comparison("lt", "<", "<", operator.lt),
+            comparison("ge", "≥", ">=", operator.ge), comparison("le", "≤", "<=", operator.le),
+            comparison("eq", "=", "==", operator.eq), comparison("ne", "≠", "!=", operator.ne)]
+
+
+# --- ops on arrays that are not elementwise: each gives its shape rule ---------------------
 #
-# Their formulas (one per input) are the VJP as users read it: {up} stands for the upstream
-# gradient ∂f/∂out, {out} for the gate's own value, {a} and {b} for its inputs, {p} for its
-# integer arguments (", 0"), {dims} for the same without the comma.
+# Their text: {a} and {b} stand for the inputs, {p} for the integer arguments (", 0"), {dims}
+# for the same without the comma.
 
 
 def _np() -> Any:
@@ -458,19 +458,8 @@ def _matmul_shape(a: Shape, b: Shape, p: Params) -> Shape:
     return a[:-1] + b[1:]
 
 
-def _matmul_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
-    """dA = dOut @ Bᵀ and dB = Aᵀ @ dOut (cs231n's dimension analysis), a vector standing as a
-    1-row (left) or 1-column (right) matrix, so that the same two products serve every case."""
-    a, b = xs
-    a2 = a.reshape(1, -1) if a.ndim == 1 else a
-    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-    up2 = _np().reshape(up, (a2.shape[0], b2.shape[1]))
-    return ((up2 @ b2.T).reshape(a.shape) if _needs(needs, 0) else None,
-            (a2.T @ up2).reshape(b.shape) if _needs(needs, 1) else None)
 
 
-def _needs(needs: Needs, k: int) -> bool:
-    return needs is None or bool(needs[k])
 
 
 def _reduced_shape(what: str) -> Callable[[Shape, Params], Shape]:
@@ -486,30 +475,10 @@ def _axis(p: Params) -> int | None:
     return p[0] if p else None
 
 
-def _spread(up: Any, x: Any, p: Params) -> Any:
-    """The upstream gradient of a reduction along its axis (all axes without one), copied back
-    over the input's shape: every element the reduction read gets it."""
-    np = _np()
-    up = np.asarray(up)
-    if p:
-        up = np.expand_dims(up, p[0])
-    return np.broadcast_to(up, x.shape).copy()
 
 
-def _mean_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
-    x = xs[0]
-    count = x.size if not p else x.shape[p[0]]
-    return (_spread(up, x, p) / count if _needs(needs, 0) else None,)
 
 
-def _amax_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
-    """To the largest element(s): ties share the gradient equally, as torch.amax does."""
-    if not _needs(needs, 0):
-        return (None,)
-    x = xs[0]
-    winners = x == _spread(out, x, p)
-    count = winners.sum() if not p else winners.sum(axis=p[0], keepdims=True)
-    return (_spread(up, x, p) * winners / count,)
 
 
 def _transpose_shape(a: Shape, p: Params) -> Shape:
@@ -546,10 +515,6 @@ def _softmax(x: Any, p: Params = ()) -> Any:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _softmax_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
-    if not _needs(needs, 0):
-        return (None,)
-    return (out * (up - (up * out).sum(axis=-1, keepdims=True)),)
 
 
 def _logsumexp(x: Any, p: Params = ()) -> Any:
@@ -588,19 +553,11 @@ def _cross_entropy(logits: Any, labels: Any, p: Params = ()) -> Any:
     return np.asarray((_logsumexp(rows) - picked).mean())
 
 
-def _cross_entropy_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
-    """(softmax(logits) - one_hot(labels)) / N: the labels get no gradient."""
-    if not _needs(needs, 0):
-        return (None, None)
-    np = _np()
-    logits, labels = xs
-    rows = np.atleast_2d(logits)
-    grad = _softmax(rows)
-    grad[np.arange(len(rows)), _class_indices(logits, labels)] -= 1.0
-    return ((up * grad / len(rows)).reshape(logits.shape), None)
 
 
 def _index_shape(a: Shape, p: Params) -> Shape:
+    if not p:
+        raise ShapeError("an index needs at least one integer")
     if len(p) > len(a):
         raise ShapeError(f"{len(p)} indices for shape {show(a)} ({len(a)} dimensions)")
     for axis, i in enumerate(p):
@@ -610,99 +567,244 @@ def _index_shape(a: Shape, p: Params) -> Shape:
     return a[len(p) :]
 
 
-def _index_vjp(up: Any, xs: Sequence[Any], out: Any, needs: Needs, p: Params) -> Grads:
-    """The upstream gradient goes to the element (or row) that was read; the rest get 0."""
-    if not _needs(needs, 0):
-        return (None,)
-    grad = _np().zeros(xs[0].shape)
-    grad[tuple(p)] = up
-    return (grad,)
+
+
+# --- gradient rules that depend on a gate's shapes or integer arguments -------------------------
+
+
+def _ints(p: Params) -> str:
+    return ", ".join(map(str, p))
+
+
+def _spread_rule(gradient: str, p: Params) -> str:
+    """A reduction's upstream gradient copied back over the input (every element it read gets
+    it): along the reduced axis, or everywhere for a reduction of the whole array."""
+    return f"expand_as(unsqueeze({gradient}, {p[0]}), a)" if p else f"expand_as({gradient}, a)"
+
+
+def _count(shape: Shape, p: Params) -> int:
+    """How many elements a mean averaged: along its axis, or all."""
+    return shape[p[0]] if p else math.prod(shape)
+
+
+def _amax_rule(s: tuple[Shape, ...], p: Params) -> str:
+    """To the largest element(s): ties share the gradient equally, as torch.amax does."""
+    if not p:
+        return "dout * (a == out) / sum(a == out)"
+    k = p[0]
+    return (f"unsqueeze(dout, {k}) * (a == unsqueeze(out, {k})) / "
+            f"unsqueeze(sum(a == unsqueeze(out, {k}), {k}), {k})")
+
+
+def _matmul_rule(k: int) -> Callable[[tuple[Shape, ...], Params], str]:
+    """dA = dOut @ Bᵀ and dB = Aᵀ @ dOut (cs231n's dimension analysis); a vector on either side
+    makes one of them an outer product, and two vectors (a dot product) a plain product."""
+    def rule(s: tuple[Shape, ...], p: Params) -> str:
+        a, b = s
+        if len(a) == 1 and len(b) == 1:
+            return ("dout * b", "dout * a")[k]
+        if len(a) == 1:  # (n,) @ (n, m) = (m,)
+            return ("b @ dout", f"reshape(a, {a[0]}, 1) @ reshape(dout, 1, {b[1]})")[k]
+        if len(b) == 1:  # (m, n) @ (n,) = (m,)
+            return (f"reshape(dout, {a[0]}, 1) @ reshape(b, 1, {b[0]})", "transpose(a) @ dout")[k]
+        return ("dout @ transpose(b)", "transpose(a) @ dout")[k]
+    return rule
+
+
+def _cross_entropy_rule(s: tuple[Shape, ...], p: Params) -> str:
+    """(softmax(logits) - one_hot(labels)) / N, N the number of rows (the loss is their mean)."""
+    logits = s[0]
+    core = f"dout * (softmax(a) - one_hot(b, {logits[-1]}))"
+    return f"{core} / {logits[0]}" if len(logits) == 2 else core
+
+
+# --- the primitives gradient rules are written with (and users may call) ----------------------
+
+
+def _unsqueeze_shape(a: Shape, p: Params) -> Shape:
+    if not -len(a) - 1 <= p[0] <= len(a):
+        raise ShapeError(f"unsqueeze: axis {p[0]} is out of range for shape {show(a)}")
+    axis = p[0] % (len(a) + 1)
+    return a[:axis] + (1,) + a[axis:]
+
+
+def _broadcasts_to(a: Shape, b: Shape, what: str) -> Shape:
+    """b, where an array of shape a broadcasts to it (the rule of expand_as and sum_as)."""
+    try:
+        fits = broadcast(a, b) == b
+    except ShapeError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{what}: shape {show(a)} does not broadcast to {show(b)}")
+    return b
+
+
+def _sums_to(a: Shape, b: Shape) -> Shape:
+    """sum_as(x, like): x must be what `like` broadcasts to; the result has like's shape."""
+    _broadcasts_to(b, a, "sum_as")
+    return b
+
+
+def _reshape_as_shape(a: Shape, b: Shape, p: Params) -> Shape:
+    if math.prod(a) != math.prod(b):
+        raise ShapeError(f"reshape_as: {show(a)} ({math.prod(a)} elements) cannot take the "
+                         f"shape {show(b)} ({math.prod(b)} elements)")
+    return b
+
+
+def _one_hot(labels: Any, p: Params) -> Any:
+    np = _np()
+    classes = p[0]
+    flat = np.atleast_1d(labels)
+    bad = np.flatnonzero((flat != np.floor(flat)) | (flat < 0) | (flat >= classes))
+    if len(bad):
+        raise ValueError(f"one_hot: {flat[bad[0]]:g} is not a class: classes are integers "
+                         f"0 to {classes - 1}")
+    hot = np.zeros((*np.shape(labels), classes))  # (no np.eye: C × C for C classes)
+    np.put_along_axis(hot, np.asarray(labels).astype(np.int64)[..., None], 1.0, axis=-1)
+    return hot
+
+
+def _scatter_shape(g: Shape, like: Shape, p: Params) -> Shape:
+    _index_shape(like, p)
+    if g != like[len(p):]:
+        raise ShapeError(f"scatter: the values have shape {show(g)}, but [{_ints(p)}] of shape "
+                         f"{show(like)} has shape {show(like[len(p):])}")
+    return like
+
+
+def _scatter(g: Any, like: Any, p: Params) -> Any:
+    out = _np().zeros(like.shape)
+    out[tuple(p)] = g
+    return out
+
+
+def _rule_ops() -> list[Op]:
+    """Array primitives that gradient rules are written with: each is an op like any other
+    (users may call them too), with its own gradient rule, so that rules differentiate again."""
+    def gate(**fields: Any) -> Op:
+        return Op(elementwise=False, **fields)
+
+    np_ = _np
+    return [
+        gate(name="unsqueeze", symbol="unsqueeze", arity=1, text="unsqueeze({a}{p})",
+             call="unsqueeze", params=(1, 1),
+             value=lambda x, p: np_().expand_dims(x, p[0]), shape=_unsqueeze_shape,
+             grad=("reshape_as(dout, a)",),
+             array_cases=((((3, 4),), (0,)), (((3, 4),), (-1,)), (((),), (0,))),
+             torch=lambda t, a, p: a.unsqueeze(p[0]), torch_text="{a}.unsqueeze({dims})"),
+        gate(name="expand_as", symbol="expand", arity=2, text="expand_as({a}, {b})",
+             call="expand_as",
+             value=lambda x, like, p: np_().broadcast_to(x, like.shape).copy(),
+             shape=lambda a, b, p: _broadcasts_to(a, b, "expand_as"),
+             grad=("sum_as(dout, a)", None),
+             array_cases=((((4,), (3, 4)), ()), (((3, 1), (3, 4)), ()), (((), (2, 3)), ())),
+             torch=lambda t, a, b, p: a.expand_as(b), torch_text="{a}.expand_as({b})"),
+        gate(name="sum_as", symbol="Σ", arity=2, text="sum_as({a}, {b})", call="sum_as",
+             value=lambda x, like, p: np_().asarray(sum_to_shape(x, like.shape)),
+             shape=lambda a, b, p: _sums_to(a, b),
+             grad=("expand_as(dout, a)", None),
+             array_cases=((((3, 4), (4,)), ()), (((3, 4), (3, 1)), ()), (((2, 3), ()), ())),
+             torch=lambda t, a, b, p: a.sum_to_size(b.shape),
+             torch_text="{a}.sum_to_size({b}.shape)"),
+        gate(name="reshape_as", symbol="reshape", arity=2, text="reshape_as({a}, {b})",
+             call="reshape_as",
+             value=lambda x, like, p: x.reshape(like.shape), shape=_reshape_as_shape,
+             grad=("reshape_as(dout, a)", None),
+             array_cases=((((3, 4), (2, 6)), ()), (((1,), ()), ()), (((6,), (3, 2)), ())),
+             torch=lambda t, a, b, p: a.reshape_as(b), torch_text="{a}.reshape_as({b})"),
+        gate(name="one_hot", symbol="one-hot", arity=1, text="one_hot({a}{p})", call="one_hot",
+             params=(1, 1), value=_one_hot, shape=lambda a, p: (*a, p[0]), grad=(None,),
+             array_cases=((((4,),), (3,)), (((),), (5,)), (((2, 3),), (4,))),
+             torch=lambda t, a, p: t.nn.functional.one_hot(a.long(), p[0]).double(),
+             torch_text="torch.nn.functional.one_hot({a}.long(), {dims}).double()"),
+        gate(name="scatter", symbol="scatter", arity=2, text="scatter({a}, {b}{p})",
+             call="scatter", params=(1, 32), value=_scatter, shape=_scatter_shape,
+             grad=(lambda s, p: f"dout[{_ints(p)}]", None),
+             array_cases=((((4,), (3, 4)), (1,)), (((), (3, 4)), (2, -1))),
+             torch=lambda t, g, like, p: t.zeros_like(like).index_put(
+                 tuple(t.tensor(i) for i in p), g),
+             torch_text="torch.zeros_like({b}).index_put(tuple(torch.tensor(i) for i in "
+                        "({dims},)), {a})"),
+    ]
 
 
 def _tensor_ops() -> list[Op]:
     """Ops on arrays that are not elementwise: a matrix product, reductions, reshaping, and the
     softmax family. Scalar circuits never use them."""
     def gate(**fields: Any) -> Op:
-        return Op(elementwise=False, local=(), **fields)
+        return Op(elementwise=False, **fields)
 
     return [
         gate(name="matmul", symbol="@", arity=2, text="{a} @ {b}",
-             value=lambda a, b, p: a @ b, shape=_matmul_shape, vjp_rule=_matmul_vjp,
+             grad=(_matmul_rule(0), _matmul_rule(1)),
+             value=lambda a, b, p: a @ b, shape=_matmul_shape,
              # matrix @ matrix, vector @ matrix, matrix @ vector, and the dot product
              array_cases=((((3, 4), (4, 5)), ()), (((4,), (4, 5)), ()), (((3, 4), (4,)), ()),
                           (((4,), (4,)), ())),
-             formulas=("{up} @ transpose({b})", "transpose({a}) @ {up}"),
              torch=lambda t, a, b, p: a @ b, torch_text="{a} @ {b}"),
         gate(name="sum", symbol="Σ", arity=1, text="sum({a}{p})", call="sum", params=(0, 1),
+             grad=(lambda s, p: _spread_rule("dout", p),),
              value=lambda x, p: _np().asarray(x.sum(axis=_axis(p))),
              shape=_reduced_shape("sum"),
-             vjp_rule=lambda up, xs, out, needs, p: (
-                 _spread(up, xs[0], p) if _needs(needs, 0) else None,),
              array_cases=((((3, 4),), ()), (((3, 4),), (0,)), (((3, 4),), (-1,)), (((5,),), ())),
-             formulas=("{up} copied to every element summed",),
              torch=lambda t, a, p: a.sum(dim=p[0]) if p else a.sum(),
              torch_text="torch.sum({a}{p})"),
         gate(name="mean", symbol="mean", arity=1, text="mean({a}{p})", call="mean",
+             grad=(lambda s, p: f"{_spread_rule('dout', p)} / {_count(s[0], p)}",),
              params=(0, 1),
              value=lambda x, p: _np().asarray(x.mean(axis=_axis(p))),
-             shape=_reduced_shape("mean"), vjp_rule=_mean_vjp,
+             shape=_reduced_shape("mean"),
              array_cases=((((3, 4),), ()), (((3, 4),), (1,)), (((2, 3, 4),), (-2,))),
-             formulas=("{up} / n, copied to every element averaged",),
              torch=lambda t, a, p: a.mean(dim=p[0]) if p else a.mean(),
              torch_text="torch.mean({a}{p})"),
         gate(name="amax", symbol="max", arity=1, text="amax({a}{p})", call="amax",
+             grad=(_amax_rule,),
              params=(0, 1),
              value=lambda x, p: _np().asarray(x.max(axis=_axis(p))),
-             shape=_reduced_shape("amax"), vjp_rule=_amax_vjp,
+             shape=_reduced_shape("amax"),
              array_cases=((((3, 4),), ()), (((3, 4),), (0,)), (((3, 4),), (1,))),
-             formulas=("{up} to the largest element (shared equally by ties)",),
              kink=None,
              torch=lambda t, a, p: t.amax(a, dim=p[0]) if p else t.amax(a),
              torch_text="torch.amax({a}{p})"),
         gate(name="transpose", symbol="ᵀ", arity=1, text="transpose({a})", call="transpose",
+             grad=("transpose(dout)",),
              value=lambda x, p: x.T, shape=_transpose_shape,
-             vjp_rule=lambda up, xs, out, needs, p: (up.T if _needs(needs, 0) else None,),
              array_cases=((((3, 4),), ()), (((1, 5),), ())),
-             formulas=("transpose({up})",),
              torch=lambda t, a, p: a.T, torch_text="{a}.T"),
         gate(name="reshape", symbol="reshape", arity=1, text="reshape({a}{p})", call="reshape",
+             grad=("reshape_as(dout, a)",),
              params=(1, 32),
              value=lambda x, p: x.reshape(p), shape=_reshape_shape,
-             vjp_rule=lambda up, xs, out, needs, p: (
-                 _np().reshape(up, xs[0].shape) if _needs(needs, 0) else None,),
              array_cases=((((3, 4),), (2, 6)), (((3, 4),), (-1,)), (((6,),), (3, -1))),
-             formulas=("reshape({up}) to the shape of {a}",),
              torch=lambda t, a, p: a.reshape(p), torch_text="{a}.reshape({dims})"),
         gate(name="index", symbol="[]", arity=1, text="{a}[{dims}]", params=(1, 32),
+             grad=(lambda s, p: f"scatter(dout, a, {_ints(p)})",),
              value=lambda x, p: _np().asarray(x[tuple(p)]), shape=_index_shape,
-             vjp_rule=_index_vjp,
              array_cases=((((3, 4),), (1,)), (((3, 4),), (2, -1)), (((5,),), (-2,))),
-             formulas=("{up} at [{dims}], 0 elsewhere",),
              torch=lambda t, a, p: a[tuple(p)], torch_text="{a}[{dims}]"),
         gate(name="softmax", symbol="softmax", arity=1, text="softmax({a})", call="softmax",
-             value=_softmax, shape=_last_axis("softmax", keep=True), vjp_rule=_softmax_vjp,
+             grad=("out * (dout - unsqueeze(sum(dout * out, -1), -1))",),
+             value=_softmax, shape=_last_axis("softmax", keep=True),
              array_cases=((((3, 4),), ()), (((5,),), ())),
-             formulas=("{out} * ({up} - sum({up} * {out}, -1))",),
              torch=lambda t, a, p: t.softmax(a, dim=-1), torch_text="torch.softmax({a}, -1)"),
         gate(name="logsumexp", symbol="lse", arity=1, text="logsumexp({a})", call="logsumexp",
+             grad=("unsqueeze(dout, -1) * softmax(a)",),
              value=lambda x, p: _np().asarray(_logsumexp(x)),
              shape=_last_axis("logsumexp", keep=False),
-             vjp_rule=lambda up, xs, out, needs, p: (
-                 _np().expand_dims(up, -1) * _softmax(xs[0]) if _needs(needs, 0) else None,),
              array_cases=((((3, 4),), ()), (((5,),), ())),
-             formulas=("{up} * softmax({a})",),
              torch=lambda t, a, p: t.logsumexp(a, dim=-1), torch_text="torch.logsumexp({a}, -1)"),
         gate(name="cross_entropy", symbol="CE", arity=2, text="cross_entropy({a}, {b})",
+             grad=(_cross_entropy_rule, None), labels=(1,),
              call="cross_entropy",
-             value=_cross_entropy, shape=_cross_entropy_shape, vjp_rule=_cross_entropy_vjp,
-             labels=(1,), array_cases=((((4, 3), (4,)), ()), (((5,), ()), ())),
-             formulas=("{up} * (softmax({a}) - one_hot({b})) / N", "none: labels get no gradient"),
+             value=_cross_entropy, shape=_cross_entropy_shape,
+             array_cases=((((4, 3), (4,)), ()), (((5,), ()), ())),
              torch=lambda t, a, b, p: t.nn.functional.cross_entropy(a, b.long()),
              torch_text="torch.nn.functional.cross_entropy({a}, {b}.long())"),
     ]
 
 
-OPS: dict[str, Op] = {op.name: op for op in [*_ops(), *_tensor_ops()]}
+OPS: dict[str, Op] = {op.name: op for op in [*_ops(), *_tensor_ops(), *_rule_ops()]}
 """Every gate op by name. Inputs and constants are nodes, not ops: their kinds are below."""
 
 FUNCTIONS: dict[str, Op] = {op.call: op for op in OPS.values() if op.call}

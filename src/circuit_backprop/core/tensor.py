@@ -21,6 +21,7 @@ import numpy as np
 from circuit_backprop.core.arrays import ShapeError, first_bad_element, show
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, Op, downstream, sum_to_input
+from circuit_backprop.core.rules import local_gradient, vjp
 from circuit_backprop.core.shapes import infer
 from circuit_backprop.core.trace import Trace, reaches_output
 from circuit_backprop.errors import (
@@ -162,7 +163,11 @@ def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, need
                 kept.append(None)  # a constant wire: no gradient (and maybe none exists)
                 continue
             try:
-                d = np.asarray(op.local_gradient(k, xs, out), dtype=np.float64)
+                d = local_gradient(op, k, xs, out)
+                if d is None:
+                    kept.append(None)  # an input that takes no gradient (a comparison's)
+                    continue
+                d = np.asarray(d, dtype=np.float64)
             except _MATH_ERRORS as exc:
                 raise _gradient_error(graph, node, op, xs, str(exc), None, k) from None
             if first_bad_element(d) is not None:
@@ -179,7 +184,7 @@ def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, need
             None if d is None else np.broadcast_to(d, out.shape) for d in kept)
     else:
         try:
-            sent = op.vjp(up, xs, out, needs, params)
+            sent = vjp(op, up, xs, out, needs, params)
         except _MATH_ERRORS as exc:
             raise _gradient_error(graph, node, op, xs, str(exc), None) from None
         local_out = tuple(None for _ in xs)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from circuit_backprop.core.graph import Graph
+from circuit_backprop.core.ops import CONSTANTS
 from circuit_backprop.errors import SourceError, close_matches
 from circuit_backprop.lang.lalr import LalrSyntaxError, LeanParser
 from circuit_backprop.lang.lalr import Tok as Token
@@ -87,6 +88,8 @@ class _AnswerBuilder(_Builder):
                              "gradient assigned above", start,
                              hint + ["an answer reads the forward pass's names and its own "
                                      "dNAME gradients"])
+        if name in CONSTANTS:  # a gate of the circuit named e or pi: its value, not the constant
+            self.declared.setdefault(name, start)
         return super().name(tok)
 
     def is_gradient(self, name: str) -> bool:

@@ -12,8 +12,6 @@ from circuit_backprop.core.ops import OPS
 from circuit_backprop.errors import UsageError
 from circuit_backprop.lang.parse import parse
 
-PARAM_NAMES = ("a", "b")  # parameters of built-in composites' bodies (Op.expands_to)
-
 
 @cache
 def builtin_definition(op_name: str) -> Definition:
@@ -21,7 +19,7 @@ def builtin_definition(op_name: str) -> Definition:
     op = OPS[op_name]
     assert op.expands_to is not None
     body = parse(op.expands_to)
-    return Definition(op.call or op.name, PARAM_NAMES[: op.arity], body, op.expands_to,
+    return Definition(op.call or op.name, op.inputs, body, op.expands_to,
                       builtin=True)
 
 

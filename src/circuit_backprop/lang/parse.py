@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any, NamedTuple
 
+from circuit_backprop.core import rules
 from circuit_backprop.core.arrays import ShapeError, show
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, CONSTANTS, FUNCTIONS, INPUT
@@ -152,6 +153,24 @@ class _Builder:
 
     def pow(self, a: Ref, _op: Token, b: Ref) -> Ref:
         return self._binary("pow", a, b)
+
+    def gt(self, a: Ref, _op: Token, b: Ref) -> Ref:
+        return self._binary("gt", a, b)
+
+    def lt(self, a: Ref, _op: Token, b: Ref) -> Ref:
+        return self._binary("lt", a, b)
+
+    def ge(self, a: Ref, _op: Token, b: Ref) -> Ref:
+        return self._binary("ge", a, b)
+
+    def le(self, a: Ref, _op: Token, b: Ref) -> Ref:
+        return self._binary("le", a, b)
+
+    def eq(self, a: Ref, _op: Token, b: Ref) -> Ref:
+        return self._binary("eq", a, b)
+
+    def ne(self, a: Ref, _op: Token, b: Ref) -> Ref:
+        return self._binary("ne", a, b)
 
     def neg(self, sign: Token, a: Ref) -> Ref:
         return self._gate("neg", (a,), sign.start_pos, a.end)
@@ -541,9 +560,9 @@ def usage_of(op: Any) -> str:
     """How a function is called: sum(a), sum(a, axis); reshape(a, d1, ...)."""
     least, most = op.params
     extra = {0: "", 1: ", axis"}.get(most, ", d1, ...")
-    text = op.text.format(a="a", b="b", p=extra if least else "", dims="i")
+    text = op.fill(op.text, op.inputs, extra if least else "", "i")
     if least < most <= 1:
-        text += f" or {op.text.format(a='a', b='b', p=extra, dims='i')}"
+        text += f" or {op.fill(op.text, op.inputs, extra, 'i')}"
     return text
 
 
@@ -589,6 +608,12 @@ TOKEN_NAMES = {
     "STAR": "'*'",
     "SLASH": "'/'",
     "POW": "'^'",
+    "GT": "'>'",
+    "LT": "'<'",
+    "GE": "'>='",
+    "LE": "'<='",
+    "EQEQ": "'=='",
+    "NE": "'!='",
     "LPAR": "'('",
     "RPAR": "')'",
     "LSQB": "'['",
@@ -626,6 +651,9 @@ def parse(text: str) -> Graph:
             return parser.parse(text, _Builder(text))
         except LalrSyntaxError as e:
             raise _syntax_error(text, e) from None
+
+
+rules.use_parser(parse)  # gradient rules are written in the language (core/rules.py)
 
 
 @contextmanager

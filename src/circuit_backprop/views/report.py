@@ -21,6 +21,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from circuit_backprop.core import derive
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.graph import Graph, summary_nodes
 from circuit_backprop.core.ops import CONST, INPUT
@@ -60,8 +61,8 @@ def local_formula(graph: Graph, node: int, k: int) -> str:
     """The k-th local gradient's formula, written with the gate's own input wires."""
     op = graph.op(node)
     labels = [wire_label(graph, i) for i in graph.args[node]]
-    names = dict(zip("ab", labels, strict=False))
-    formula = op.formulas[k].format(**names)
+    formula = derive.local_formula(op, k, labels, wire_label(graph, node),
+                                   derive.gate_constants(graph, node))
     for label in labels:  # exp((x + y)) reads better as exp(x + y)
         if label.startswith("(") and label.endswith(")"):
             formula = formula.replace(f"({label})", label)

@@ -16,6 +16,7 @@ from typing import Any
 from rich.text import Text
 
 from circuit_backprop.core.arrays import Shape, broadcast_axes, show
+from circuit_backprop.core.derive import gate_constants, vjp_formula
 from circuit_backprop.core.graph import summary_nodes
 from circuit_backprop.core.ops import INPUT
 from circuit_backprop.core.trace import Trace
@@ -87,10 +88,9 @@ def gradient_rule(trace: Trace, node: int, k: int) -> str:
             rule += (f", summed over {which} {', '.join(map(str, axes))}: broadcast from "
                      f"{show(x_shape)} to {show(out_shape)}")
         return rule
-    params = graph.params.get(node, ())
-    dims = ", ".join(map(str, params))
-    return op.formulas[k].format(up=up, out=graph.label(node), p=f", {dims}" if dims else "",
-                                 dims=dims, **dict(zip("ab", labels, strict=False)))
+    shapes = [trace.shapes[i] for i in graph.args[node]]
+    return vjp_formula(op, k, labels, graph.label(node), up, shapes, graph.params.get(node, ()),
+                       gate_constants(graph, node))
 
 
 def _fits_in(x_shape: Shape, out_shape: Shape) -> bool:
@@ -148,7 +148,8 @@ def _wires(trace: Trace, node: int, number_format: NumberFormat
         shape = show(trace.shapes[i])
         if d is None:
             reason = ("constant wire" if not trace.depends[i]
-                      else "labels get no gradient" if k in graph.op(node).labels else "—")
+                      else "labels get no gradient" if k in graph.op(node).labels
+                      else "takes no gradient" if graph.op(node).grad[k] is None else "—")
             rows.append(((label, reason), "", shape))
             continue
         rule = f"∂{fname}/∂{label} = {gradient_rule(trace, node, k)}"
@@ -169,14 +170,18 @@ def gradient_table(trace: Trace, number_format: NumberFormat,
     ])
     shown = summary_nodes(graph)
     parts = trace.contributions(set(shown))
-    labels = {graph.args[gate][k] for gate in range(len(graph)) if graph.is_gate(gate)
-              for k in graph.op(gate).labels}
+    gates = [gate for gate in range(len(graph)) if graph.is_gate(gate)]
+    labels = {graph.args[gate][k] for gate in gates for k in graph.op(gate).labels}
+    gradless = {graph.args[gate][k] for gate in gates
+                for k, rule in enumerate(graph.op(gate).grad) if rule is None}
     for node in shown:
         terms = parts[node]
         if node == graph.output:
             how = f"the output: ∂{fname}/∂{fname} = 1"
         elif not terms and node in labels:
             how = "labels: no gradient flows into them"
+        elif not terms and node in gradless:
+            how = "read only where no gradient flows (a mask, a condition)"
         elif not terms:
             how = "does not reach the output" if trace.depends[node] else "constant"
         elif len(terms) == 1:

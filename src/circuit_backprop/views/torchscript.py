@@ -170,9 +170,7 @@ def _staged(graph: Graph, depends: list[bool], py: dict[int, str], functions: di
         if call:
             expr = f"{call}({', '.join(parts)})"
         else:
-            dims = ", ".join(map(str, graph.params.get(node, ())))
-            expr = template.format(**dict(zip("ab", parts, strict=False)),
-                                   p=f", {dims}" if dims else "", dims=dims)
+            expr = graph.op(node).fill(template, parts, graph.params.get(node, ()))
         if node != out and (node in py or uses[node] > 1):
             var = py.get(node) or _fresh(f"_{node}", taken)
             taken.add(var)
