@@ -277,3 +277,57 @@ def test_shape_rules_of_the_rule_primitives() -> None:
         OPS["scatter"].shape((2,), (3, 4), (1,))
     assert OPS["unsqueeze"].shape((3, 4), (-1,)) == (3, 4, 1)
     assert OPS["one_hot"].shape((2,), (5,)) == (2, 5)
+
+
+# --- the backward pass as a circuit: evaluated, and differentiated again --------------------
+
+
+def test_the_backward_circuit_evaluates_to_the_gradient_of_every_shipped_circuit() -> None:
+    for path in CIRCUIT_FILES:
+        result = cb.Circuit.load(path).backward()
+        for name in result.graph.inputs:
+            value = result.backward_circuit(name).eval().value
+            np.testing.assert_allclose(value, result.grad[name], rtol=1e-12, atol=1e-15,
+                                       err_msg=f"{path.name}: d{name}")
+
+
+def test_second_derivatives_through_the_backward_circuit_match_closed_forms() -> None:
+    # f = x^3 y + sin(xy): ∂f/∂x = 3x²y + y cos(xy); its gradient is the Hessian's first row
+    x, y = 1.5, -0.5
+    result = cb.Circuit("f = x ^ 3 * y + sin(x * y)").backward(x=x, y=y)
+    first = result.backward_circuit("x")
+    assert first.graph.text.rstrip().endswith("output dx")
+    second = first.backward()
+    assert second.value == pytest.approx(3 * x * x * y + y * math.cos(x * y), rel=1e-14)
+    assert second.grad["x"] == pytest.approx(6 * x * y - y * y * math.sin(x * y), rel=1e-14)
+    assert second.grad["y"] == pytest.approx(
+        3 * x * x + math.cos(x * y) - x * y * math.sin(x * y), rel=1e-14)
+
+
+def test_second_derivatives_of_a_tensor_circuit_match_torch_double_backward() -> None:
+    import torch
+
+    text = "input W[2, 3]\ninput X[3, 2]\nh = tanh(W @ X)\nf = sum(h * h) + mean(exp(W))\n"
+    rng = np.random.default_rng(5)
+    W, X = rng.normal(size=(2, 3)), rng.normal(size=(3, 2))
+    result = cb.Circuit(text).backward(W=W, X=X)
+    # the backward circuit's output is dW; a scalar of it, differentiated again
+    dw = result.backward_circuit("W")
+    reduced = cb.Circuit(dw.graph.text.replace("output dW", "s = sum(dW * dW)\noutput s"))
+    again = reduced.backward()
+    tw = torch.tensor(W, requires_grad=True)
+    tx = torch.tensor(X, requires_grad=True)
+    h = torch.tanh(tw @ tx)
+    f = (h * h).sum() + torch.exp(tw).mean()
+    (gw,) = torch.autograd.grad(f, [tw], create_graph=True)
+    s = (gw * gw).sum()
+    want_w, want_x = torch.autograd.grad(s, [tw, tx])
+    assert again.value == pytest.approx(float(s.detach()), rel=1e-12)
+    np.testing.assert_allclose(again.grad["W"], want_w.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(again.grad["X"], want_x.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_backward_circuit_of_an_unknown_name_is_a_usage_error() -> None:
+    result = cb.Circuit("f = x * y").backward(x=1.0, y=2.0)
+    with pytest.raises(cb.UsageError):
+        result.backward_circuit("z")

@@ -556,6 +556,14 @@ class Result(Displayable):
 
         return program(self.trace, self.circuit.origin or None)
 
+    def backward_circuit(self, wrt: str | None = None) -> Circuit:
+        """The backward pass as a Circuit: the forward gates, then one gate per gradient, its
+        output the gradient of `wrt` (an input or gate name; the first input by default).
+        Evaluate it, draw it, or take its backward pass: the second derivatives."""
+        from circuit_backprop.views.gradprogram import backward_circuit
+
+        return Circuit(backward_circuit(self.trace, wrt), origin=self.circuit.origin)
+
     def grad_program_json(self) -> dict[str, Any]:
         """`circuit grad --json`: the program, and the gradients computed by running it (as an
         answer file is run: the forward values in, each dNAME's final value out)."""
