@@ -24,6 +24,7 @@ from typing import Any
 from circuit_backprop.core import engine
 from circuit_backprop.core.graph import SOURCE_LIMIT, Graph
 from circuit_backprop.core.ops import CONST, INPUT, Op, input_names
+from circuit_backprop.core.trace import depends_on
 from circuit_backprop.errors import EvalError
 
 MAX_DEPTH = 32  # defs may call defs this many levels deep (evaluation nests one frame per level)
@@ -108,12 +109,7 @@ class _Body:
             # Only wires that depend on parameter k carry its gradient, as in the expanded circuit
             # when the other arguments are constant wires.
             body = self.d.body
-            depends = [False] * len(body)
-            depends[self.param_nodes[k]] = True
-            for node, args in enumerate(body.args):
-                if args and any(depends[i] for i in args):
-                    depends[node] = True
-            masked = engine.Trace(body, trace.values, depends)
+            masked = engine.Trace(body, trace.values, depends_on(body, [self.param_nodes[k]]))
             try:
                 grads = engine.backward(masked).grads
                 assert grads is not None
@@ -226,7 +222,6 @@ def composite_rule(definition: Definition, k: int, shapes: Sequence[tuple[int, .
     from circuit_backprop.core.derive import (
         constant,
         constant_text,
-        depends_on_inputs,
         gradients_sent,
     )
     from circuit_backprop.core.ops import OPS
@@ -257,7 +252,7 @@ def composite_rule(definition: Definition, k: int, shapes: Sequence[tuple[int, .
     shapes_in = dict(zip(definition.params, shapes, strict=True))
     body_shapes = infer(body, {p: shapes_in[p] for p in body.inputs})
     sums: dict[int, notation.Written] = {body.output: ("dout", notation.ATOM)}
-    for _, i, sent in gradients_sent(body, body_shapes, depends_on_inputs(body),
+    for _, i, sent in gradients_sent(body, body_shapes, depends_on(body),
                                      text.__getitem__, sums.__getitem__):
         sums[i] = sent if i not in sums else notation.write(OPS["add"], [sums[i], sent])
         if len(sums[i][0]) > RULE_LIMIT:

@@ -134,14 +134,6 @@ def _simplified(op: Op, args: tuple[int, ...], known: dict[int, Any],
     return None
 
 
-def depends_on_inputs(graph: Graph) -> bytearray:
-    """Which nodes depend on some input (only their wires carry a gradient)."""
-    depends = bytearray(len(graph))
-    for node, (kind, args) in enumerate(zip(graph.ops, graph.args, strict=True)):
-        depends[node] = kind == INPUT or any(depends[i] for i in args)
-    return depends
-
-
 def gate_constants(graph: Graph, node: int) -> dict[str, Any]:
     """The values of a gate's constant inputs, by the names its op's rules give them."""
     op = graph.op(node)

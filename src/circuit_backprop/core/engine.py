@@ -19,7 +19,12 @@ from array import array
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, Op, downstream
 from circuit_backprop.core.rules import float_local, local_gradient
-from circuit_backprop.core.trace import LocalGradients, Trace, reaches_output  # importable here too
+from circuit_backprop.core.trace import (  # importable from here too
+    LocalGradients,
+    Trace,
+    depends_on,
+    reaches_output,
+)
 from circuit_backprop.errors import EvalError, GateFailure
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
@@ -29,14 +34,12 @@ def forward(graph: Graph, inputs: dict[str, float]) -> Trace:
     """Compute every node's value, in id (= topological) order."""
     n = len(graph)
     values = array("d", bytes(8 * n))
-    depends = bytearray(n)
     ops, args, consts = graph.ops, graph.args, graph.consts
     input_of = {node: name for name, node in graph.inputs.items()}
     for node in range(n):
         kind = ops[node]
         if kind == INPUT:
             values[node] = float(inputs[input_of[node]])
-            depends[node] = True
             continue
         if kind == CONST:
             values[node] = consts[node]
@@ -51,8 +54,7 @@ def forward(graph: Graph, inputs: dict[str, float]) -> Trace:
         if not math.isfinite(value):
             raise _value_error(graph, node, xs, None)
         values[node] = value
-        depends[node] = any(depends[i] for i in node_args)
-    return Trace(graph, values, depends)
+    return Trace(graph, values, depends_on(graph))
 
 
 def backward(trace: Trace) -> Trace:

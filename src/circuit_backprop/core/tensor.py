@@ -23,7 +23,7 @@ from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, Op, downstream, sum_to_input
 from circuit_backprop.core.rules import local_gradient, vjp
 from circuit_backprop.core.shapes import infer
-from circuit_backprop.core.trace import Trace, reaches_output
+from circuit_backprop.core.trace import Trace, depends_on, reaches_output
 from circuit_backprop.errors import (
     EvalError,
     GateFailure,
@@ -83,7 +83,6 @@ def forward(graph: Graph, inputs: Mapping[str, Any]) -> TensorTrace:
     shapes = check_shapes(graph, inputs)
     n = len(graph)
     values: list[Any] = [None] * n
-    depends = bytearray(n)
     input_of = {node: name for name, node in graph.inputs.items()}
     params = graph.params
     with np.errstate(all="ignore"):  # a bad element is found and named below, not warned about
@@ -91,7 +90,6 @@ def forward(graph: Graph, inputs: Mapping[str, Any]) -> TensorTrace:
             kind = graph.ops[node]
             if kind == INPUT:
                 values[node] = np.asarray(inputs[input_of[node]], dtype=np.float64)
-                depends[node] = True
                 continue
             if kind == CONST:
                 array = graph.arrays.get(node)
@@ -109,8 +107,7 @@ def forward(graph: Graph, inputs: Mapping[str, Any]) -> TensorTrace:
             if bad is not None:
                 raise _value_error(graph, node, op, xs, None, bad)
             values[node] = value
-            depends[node] = any(depends[i] for i in args)
-    return TensorTrace(graph, values, depends, shapes=shapes)
+    return TensorTrace(graph, values, depends_on(graph), shapes=shapes)
 
 
 def backward(trace: TensorTrace, seed: Any = None) -> TensorTrace:

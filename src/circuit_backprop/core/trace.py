@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -102,6 +102,27 @@ class Trace:
                 if i in found and d is not None:
                     found[i].append((gate, d))
         return found
+
+
+def depends_on(graph: Graph, sources: Iterable[int] | None = None) -> bytearray:
+    """Which nodes depend on one of `sources` (every input, by default): 1 or 0 a node. Only
+    their wires carry a gradient. One loop in id (= topological) order over the flat wiring:
+    the engines, the def bodies, `circuit grad` and `circuit torch` use it (the level engine
+    applies the same rule a level at a time with numpy, as it computes the values)."""
+    wires = graph.args
+    arity, first, second, more = wires.arity, wires.first, wires.second, wires.more
+    depends = bytearray(len(wires))
+    for node in graph.inputs.values() if sources is None else sources:
+        depends[node] = 1
+    for node in range(len(wires)):
+        k = arity[node]
+        if k == 1:
+            depends[node] = depends[first[node]]
+        elif k == 2:
+            depends[node] = depends[first[node]] | depends[second[node]]
+        elif k:
+            depends[node] = any(depends[i] for i in more[node])
+    return depends
 
 
 def reaches_output(graph: Graph) -> bytearray:

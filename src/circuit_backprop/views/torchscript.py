@@ -9,14 +9,17 @@ registry), every intermediate that requires grad keeps its .grad with retain_gra
 from __future__ import annotations
 
 import keyword
+from collections.abc import Sequence
 from typing import Any
 
+from circuit_backprop.core import notation
 from circuit_backprop.core.engine import Trace
 from circuit_backprop.core.graph import Graph
-from circuit_backprop.core.ops import CONST, INPUT
+from circuit_backprop.core.ops import CONST, INPUT, Op
+from circuit_backprop.core.trace import depends_on
 from circuit_backprop.version import __version__
 
-ATOM = 4  # a name, a call, a literal: never needs parentheses
+ATOM = notation.ATOM  # a name, a call, a literal: never needs parentheses
 _RESERVED = {"torch", "print", "None", "True", "False"}
 
 
@@ -37,18 +40,20 @@ def python_names(graph: Graph, avoid: frozenset[str] = frozenset()) -> dict[int,
     return names
 
 
-def _shape(template: str) -> tuple[int, list[int]]:
-    """(precedence of the result, least precedence each operand may have unparenthesised)."""
+def _shape(op: Op) -> tuple[int, list[int]]:
+    """(precedence of the result, least precedence each operand may have unparenthesised), in
+    the language's order (core/notation.py), which Python's follows for these operators."""
+    template = op.torch_text
     if template.startswith("torch."):
-        return ATOM, [0, 0]
+        return ATOM, [0, 0, 0]  # a call's arguments
     if template == "{a}.clone()":
         return ATOM, [ATOM]
-    if template.startswith("-"):
-        return 3, [3]
-    for ops, prec in ((("+", "-"), 1), (("*", "/"), 2)):
-        if any(template == "{a} " + op + " {b}" for op in ops):
-            return prec, [prec, prec + 1]
-    return 0, [ATOM, ATOM]  # anything else: parenthesise every operand
+    if template == "-{a}":
+        return notation.UNARY, [notation.UNARY]
+    p = notation.INFIX.get(op.name)
+    if p is not None and template == op.text and op.name != "pow":
+        return p, [p, p + 1]
+    return 0, [ATOM, ATOM, ATOM]  # anything else: parenthesise every operand
 
 
 def _fresh(name: str, taken: set[str]) -> str:
@@ -66,16 +71,6 @@ def _literal(value: Any) -> str:
 
 def _constant(graph: Graph, node: int) -> Any:
     return graph.arrays.get(node, graph.consts[node])
-
-
-def _depends(graph: Graph) -> list[bool]:
-    """Which nodes are tensors computed from an input (a literal beside one needs no tensor)."""
-    depends = [False] * len(graph)
-    for node in range(len(graph)):
-        kind = graph.ops[node]
-        depends[node] = kind == INPUT or (
-            kind != CONST and any(depends[i] for i in graph.args[node]))
-    return depends
 
 
 Reaches = dict[str, tuple[bool, ...]]
@@ -127,7 +122,7 @@ def _constant_tensor(graph: Graph, node: int) -> str:
     return f"torch.tensor({_literal(_constant(graph, node))}, dtype=torch.float64)"
 
 
-def _staged(graph: Graph, depends: list[bool], py: dict[int, str], functions: dict[str, str],
+def _staged(graph: Graph, depends: Sequence[int], py: dict[int, str], functions: dict[str, str],
             retain: list[bool] | None, comments: bool) -> tuple[list[str], str]:
     """Statements for every named (or multiply used) gate, and the output's expression.
 
@@ -155,7 +150,7 @@ def _staged(graph: Graph, depends: list[bool], py: dict[int, str], functions: di
         op = graph.op(node)
         call = functions.get(graph.ops[node])
         template = "" if call else op.torch_text
-        prec, need = (ATOM, [0]) if call else _shape(template)
+        prec, need = (ATOM, [0]) if call else _shape(op)
         literal_ok = depends[node] and not call and not template.startswith("torch.") and (
             prec < ATOM)
         parts: list[str] = []
@@ -222,7 +217,7 @@ def _function(d: Any, names: dict[str, str]) -> list[str]:
     body: Graph = d.body
     bpy = python_names(body, frozenset(names.values()))
     params = ", ".join(bpy[body.inputs[p]] for p in d.params)
-    body_lines, ret = _staged(body, _depends(body), bpy, names, retain=None, comments=False)
+    body_lines, ret = _staged(body, depends_on(body), bpy, names, retain=None, comments=False)
     if body.ops[body.output] == INPUT:
         ret += ".clone()"
     return [f"def {names[d.name]}({params}):  # def {d.name}: {d.text}",

@@ -19,8 +19,9 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from circuit_backprop.core import notation
 from circuit_backprop.core.arrays import show
-from circuit_backprop.core.engine import Trace
+from circuit_backprop.core.engine import Trace, reaches_output
 from circuit_backprop.core.ops import CONST
 from circuit_backprop.views.numberformat import (
     DEFAULT_FORMAT,
@@ -31,16 +32,13 @@ from circuit_backprop.views.numberformat import (
 from circuit_backprop.views.report import GRAD_STYLE, VALUE_STYLE, local_formula, symbol, wire_label
 
 INLINE_LIMIT = 8  # at most this many unnamed gates are written inside one forward stage
-_ATOM = 9
-# op -> (precedence, how it joins its operands in the names line, ... in the numbers line)
-_INFIX = {
-    "add": (1, " + ", " + "),
-    "sub": (1, " - ", " - "),
-    "mul": (2, "*", "·"),
-    "div": (2, "/", " / "),
-    "pow": (4, "^", "^"),
-}
-_PREFIX_PRECEDENCE = 3  # unary minus
+_ATOM = notation.ATOM
+# op -> (precedence (the language's: core/notation.py), how it joins its operands in the names
+# line, ... in the numbers line)
+_INFIX = {name: (notation.INFIX[name], by_name, by_number) for name, by_name, by_number in (
+    ("add", " + ", " + "), ("sub", " - ", " - "), ("mul", "*", "·"), ("div", "/", " / "),
+    ("pow", "^", "^"))}
+_PREFIX_PRECEDENCE = notation.UNARY  # unary minus
 
 
 class _Expressions:
@@ -154,14 +152,8 @@ def forward_steps(trace: Trace, number_format: NumberFormat) -> Iterator[Text]:
 
 def _live(trace: Trace) -> list[bool]:
     """Gates whose gradient the backward pass needs: they depend on an input and reach f."""
-    graph = trace.graph
-    live = [False] * len(graph)
-    live[graph.output] = True
-    for node in range(graph.output, -1, -1):
-        if live[node]:
-            for i in graph.args[node]:
-                live[i] = True
-    return [live[i] and trace.depends[i] for i in range(len(graph))]
+    reaches = reaches_output(trace.graph)
+    return [bool(r and d) for r, d in zip(reaches, trace.depends, strict=True)]
 
 
 def _start(out: str) -> Text:
