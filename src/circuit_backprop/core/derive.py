@@ -12,6 +12,7 @@ exact, so the text computes the numbers the rule does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -86,8 +87,6 @@ def written(rule: Graph, env: dict[str, Written], constants: dict[str, Any] | No
             ) -> Written:
     """A compiled rule as text, with `env`'s text in place of the names it reads; the names in
     `constants` have known values, and what they make constant is worked out (see above)."""
-    import numpy as np
-
     constants = constants or {}
     text: list[Written] = []
     known: dict[int, Any] = {}  # node -> its value, where it is a constant
@@ -107,15 +106,32 @@ def written(rule: Graph, env: dict[str, Written], constants: dict[str, Any] | No
         shown = (_simplified(op, args, known, text)
                  or notation.write(op, [text[i] for i in args], params))
         if all(i in known for i in args):
-            with np.errstate(all="ignore"):
-                value = rules.apply(op, [known[i] for i in args], params)
-            if np.all(np.isfinite(value)):
-                known[node] = value if value.ndim else float(value)
-                folded = constant_text(known[node])
+            value = _folded(op, [known[i] for i in args], params)
+            if value is not None:
+                known[node] = value
+                folded = constant_text(value)
                 if len(folded[0]) <= len(shown[0]):  # 2 - 1 is 1; 1 / 3 stays 1 / 3
                     shown = folded
         text.append(shown)
     return text[rule.output]
+
+
+def _folded(op: Op, values: list[Any], params: tuple[int, ...]) -> Any:
+    """The op on constant values, or None where it is not a finite number: on numbers with
+    math (a scalar circuit never loads NumPy for this), on arrays with NumPy."""
+    if op.elementwise and not any(getattr(v, "ndim", 0) for v in values):
+        try:
+            value = float(op.value(*values))
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+            return None
+        return value if math.isfinite(value) else None
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        value = rules.apply(op, values, params)
+    if not np.all(np.isfinite(value)):
+        return None
+    return value if value.ndim else float(value)
 
 
 def _simplified(op: Op, args: tuple[int, ...], known: dict[int, Any],
