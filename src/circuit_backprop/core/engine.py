@@ -23,9 +23,10 @@ from circuit_backprop.core.trace import (  # importable from here too
     LocalGradients,
     Trace,
     depends_on,
+    failure_of,
     reaches_output,
 )
-from circuit_backprop.errors import EvalError, GateFailure
+from circuit_backprop.errors import EvalError
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
@@ -133,13 +134,6 @@ def uses_arrays(graph: Graph, inputs: dict[str, float]) -> bool:
                                    for v in inputs.values())
 
 
-def _failure(graph: Graph, node: int, xs: list[float]) -> GateFailure:
-    line, column = graph.position(node)
-    inputs = [(graph.label(i) if graph.names[i] else graph.source(i, 30), v)
-              for i, v in zip(graph.args[node], xs, strict=True)]
-    return GateFailure(node, graph.label(node), graph.source(node), line, column, inputs)
-
-
 def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None) -> EvalError:
     op = graph.op(node)
     reason = op.domain(*xs) if op.domain else None
@@ -150,7 +144,7 @@ def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None
             reason = "overflow: the result is too large for float64"
         else:
             reason = f"{op.name} is not defined here"
-    return EvalError(f"{op.name} gate: {reason}", _failure(graph, node, xs))
+    return EvalError(f"{op.name} gate: {reason}", failure_of(graph, node, xs))
 
 
 def _why_no_gradient(op: Op, k: int, xs: list[float]) -> str:
@@ -165,7 +159,7 @@ def _gradient_overflow(graph: Graph, node: int, k: int, xs: list[float]) -> Eval
     return EvalError(
         f"{op.name} gate: the gradient sent to {wire} overflows float64 "
         f"(upstream × local is too large)",
-        _failure(graph, node, xs),
+        failure_of(graph, node, xs),
     )
 
 
@@ -178,7 +172,7 @@ def _gradient_error(
     )
     wire = graph.label(graph.args[node][k]) if graph.names[graph.args[node][k]] else f"input {k+1}"
     return EvalError(
-        f"{op.name} gate: no gradient with respect to {wire}: {reason}", _failure(graph, node, xs)
+        f"{op.name} gate: no gradient with respect to {wire}: {reason}", failure_of(graph, node, xs)
     )
 
 

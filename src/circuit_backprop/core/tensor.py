@@ -23,10 +23,9 @@ from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, Op, downstream, sum_to_input
 from circuit_backprop.core.rules import local_gradient, vjp
 from circuit_backprop.core.shapes import infer
-from circuit_backprop.core.trace import Trace, depends_on, reaches_output
+from circuit_backprop.core.trace import Trace, depends_on, failure_of, reaches_output
 from circuit_backprop.errors import (
     EvalError,
-    GateFailure,
     SourceError,
     SourcePosition,
     UsageError,
@@ -202,22 +201,6 @@ def _spans_inputs(out: Any, xs: list[Any]) -> bool:
         return False
 
 
-def _failure(graph: Graph, node: int, xs: list[Any]) -> GateFailure:
-    line, column = graph.position(node)
-    inputs = [(graph.label(i) if graph.names[i] else graph.source(i, 30), _short(v))
-              for i, v in zip(graph.args[node], xs, strict=True)]
-    return GateFailure(node, graph.label(node), graph.source(node), line, column, inputs)
-
-
-def _short(value: Any) -> Any:
-    """An input's value for an error message: a number, or a small array as a nested list."""
-    if value.ndim == 0:
-        return float(value)
-    if value.size <= 12:
-        return value.tolist()
-    return f"array of shape {show(value.shape)}"
-
-
 def _index(index: tuple[int, ...]) -> str:
     return f"[{', '.join(map(str, index))}]"
 
@@ -246,7 +229,7 @@ def _value_error(graph: Graph, node: int, op: Op, xs: list[Any], exc: Exception 
             reason = "overflow: the result is too large for float64"
         else:
             reason = f"{op.name} is not defined here"
-    return EvalError(f"{op.name} gate: {reason}{where}", _failure(graph, node, xs))
+    return EvalError(f"{op.name} gate: {reason}{where}", failure_of(graph, node, xs))
 
 
 def _gradient_error(graph: Graph, node: int, op: Op, xs: list[Any], reason: str,
@@ -259,7 +242,7 @@ def _gradient_error(graph: Graph, node: int, op: Op, xs: list[Any], reason: str,
         wire = f" with respect to {graph.label(i) if graph.names[i] else f'input {k + 1}'}"
     where = f" at element {_index(bad)}" if bad else ""
     return EvalError(f"{op.name} gate: no gradient{wire}{where}: {reason}",
-                     _failure(graph, node, xs))
+                     failure_of(graph, node, xs))
 
 
 def output_with(trace: TensorTrace, node: int, value: Any) -> tuple[Any | None, list[int]]:

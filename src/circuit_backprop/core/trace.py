@@ -11,12 +11,13 @@ import math
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from circuit_backprop.core.ops import downstream
 
 if TYPE_CHECKING:
     from circuit_backprop.core.graph import Graph
+    from circuit_backprop.errors import GateFailure
 
 
 class LocalGradients(Sequence):
@@ -148,3 +149,24 @@ def reaches_output(graph: Graph) -> bytearray:
                 for i in more[node]:
                     reaches[i] = 1
     return reaches
+
+
+def failure_of(graph: Graph, node: int, xs: Sequence[Any]) -> GateFailure:
+    """A failing gate as an error names it: its label, source, line and column, and each input
+    (by name, or its source) with its value: a number, or a small array as a nested list."""
+    from circuit_backprop.errors import GateFailure
+
+    line, column = graph.position(node)
+    inputs = [(graph.label(i) if graph.names[i] else graph.source(i, 30), _shown(v))
+              for i, v in zip(graph.args[node], xs, strict=True)]
+    return GateFailure(node, graph.label(node), graph.source(node), line, column, inputs)
+
+
+def _shown(value: Any) -> Any:
+    if not getattr(value, "ndim", 0):
+        return float(value)
+    if value.size <= 12:
+        return value.tolist()
+    from circuit_backprop.core.arrays import show
+
+    return f"array of shape {show(value.shape)}"
