@@ -331,3 +331,62 @@ def test_a_backward_circuit_of_an_unknown_name_is_a_usage_error() -> None:
     result = cb.Circuit("f = x * y").backward(x=1.0, y=2.0)
     with pytest.raises(cb.UsageError):
         result.backward_circuit("z")
+
+
+# --- found in review (each failed before its fix) ---------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "input b = [[1, 2, 3]]\ninput W = [[1, 2, 3], [4, 5, 6]]\nf = sum(W * b)",  # a size-1 axis
+    "input V = [1, 2, 3]\ninput W = [[1, 2, 3], [4, 5, 6]]\nf = sum(unsqueeze(V, 0) * W)",
+    "def g(a, b) = a * b\ninput b = [1, 2, 3]\ninput W = [[1, 2, 3], [4, 5, 6]]\n"
+    "f = sum(g(W, b))",  # a def's rule is summed back in its body, not twice
+    "input x = 0\ninput y = 2\nf = x ^ y",  # pow's rule leaves a NaN in where's other branch
+    "input V = [1, 2, 3]\nf = sum((V - 1) ^ V)",
+    "input x = 2\nd_xx = 1 * x\nf = x * x + d_xx",  # a made name whose gradient is taken
+], ids=["size-1 axis", "unsqueeze", "def", "pow at 0", "pow at 0, arrays", "made name"])
+def test_odd_circuits_grad_programs_grade_right(text: str) -> None:
+    circuit = cb.Circuit(text)
+    result = circuit.backward()
+    doc = result.grad_program_json()
+    names = cb.api.answer_names(result.graph)
+    for n, got in doc["gradients"].items():
+        np.testing.assert_allclose(got, result.trace.grads[names[n]], rtol=1e-12, atol=1e-15)
+    assert circuit.grade(doc["program"]).ok, doc["program"]
+
+
+def test_many_alike_unnamed_gates_get_distinct_names() -> None:
+    graph = cb.Circuit("f = " + " + ".join(["x*y"] * 300)).graph
+    names = list(cb.api.answer_names(graph))
+    assert len(names) == len(set(names))
+    assert "_xy" in names and "_xy_300" in names
+
+
+def test_grad_with_expand_grades_with_expand(run, tmp_path) -> None:  # noqa: ANN001
+    answers = tmp_path / "answers.circ"
+    answers.write_text(run("grad", REPO / "circuits" / "neuron.circ", "--expand").stdout,
+                       encoding="utf-8")
+    assert run("grade", REPO / "circuits" / "neuron.circ", answers, "--expand").exit_code == 0
+
+
+def test_a_def_of_arrays_whose_rule_is_too_long_to_write_still_runs(run, tmp_path) -> None:  # noqa: ANN001
+    lines = ["def g0(a) = sum(a * a) * a"]
+    lines += [f"def g{i}(a) = g{i - 1}(a) * g{i - 1}(a) + g{i - 1}(a)" for i in range(1, 5)]
+    path = tmp_path / "deep.circ"
+    path.write_text("\n".join(lines) + "\ninput x = [0.3, 0.1]\nf = sum(g4(x))\n",
+                    encoding="utf-8")
+    out = run("backward", path)
+    assert out.exit_code == 0, out.stderr  # its table says where the gradient comes from
+    assert "back through" in out.stdout
+    refused = run("grad", path)
+    assert refused.exit_code == 2 and "longer than" in refused.stderr
+
+
+def test_one_hot_of_a_matrix_of_labels_and_its_class_count(run) -> None:  # noqa: ANN001
+    out = run("backward", "input W = [[0, 1], [1, 5]]\nf = sum(one_hot(W, 3))")
+    assert out.exit_code == 1 and "5 is not a class" in out.stderr
+    ok = cb.Circuit("input W = [[0, 1], [1, 2]]\nf = sum(one_hot(W, 3) * 2)").eval()
+    assert ok.value == 8.0
+    for bad in ("0", "-2", "100000000000"):
+        out = run("eval", f"input W = [0, 1]\nf = sum(one_hot(W, {bad}))")
+        assert out.exit_code == 2 and "number of classes" in out.stderr, out.stderr

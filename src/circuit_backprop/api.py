@@ -567,7 +567,7 @@ class Result(Displayable):
     def grad_program_json(self) -> dict[str, Any]:
         """`circuit grad --json`: the program, and the gradients computed by running it (as an
         answer file is run: the forward values in, each dNAME's final value out)."""
-        from circuit_backprop.checks.grade import evaluate
+        from circuit_backprop.checks.grade import evaluate, finite_or_none
         from circuit_backprop.lang.answers import parse_answers
         from circuit_backprop.views.tensorreport import plain
 
@@ -575,7 +575,8 @@ class Result(Displayable):
         names = answer_names(self.graph)
         answers = parse_answers(text, names)
         values = evaluate(answers.graph, {n: self.trace.values[i] for n, i in names.items()}, {})
-        gradients = {g[1:]: plain(values[answers.final_node(g)]) for g in answers.gradients}
+        gradients = {g[1:]: plain(finite_or_none(values[answers.final_node(g)]))
+                     for g in answers.gradients}
         return {"schema": 1, "program": text, "gradients": gradients}
 
     def to_json(self) -> dict[str, Any]:

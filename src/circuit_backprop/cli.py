@@ -716,6 +716,7 @@ def grade_command(
         "--points", min=0, help="Points per answered gradient.")] = 1.0,
     precision: PrecisionOption = DEFAULT_PRECISION,
     set_values: SetOption = None,  # type: ignore[assignment]
+    expand: ExpandOption = None,
     max_source_bytes: MaxSourceOption = SOURCE_BYTES_LIMIT,
 ) -> None:
     """Grade a hand-written backward pass: each gradient dNAME in ANSWERS against the circuit's,
@@ -735,7 +736,7 @@ def grade_command(
         answers = read_file(answers_path, max_bytes=max_source_bytes)
         inv = invocation(ctx, set_values or [], max_source_bytes)
         reported.origin = inv.origin
-        result = _result(ctx, inv, True, None, as_json)
+        result = _result(ctx, inv, True, expand, as_json)
         reported.origin = answers_path
         report = result.circuit.grade(answers, inv.values, points=points, origin=answers_path)
         report.result.precision = precision

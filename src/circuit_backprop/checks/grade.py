@@ -34,6 +34,7 @@ from circuit_backprop.checks.options import NUMERIC_ATOL, NUMERIC_RTOL
 from circuit_backprop.core.arrays import ShapeError
 from circuit_backprop.core.graph import Graph, answer_names
 from circuit_backprop.core.ops import CONST, INPUT
+from circuit_backprop.core.rules import apply
 from circuit_backprop.core.trace import Trace
 
 DIAGNOSES = ("follows", "fork", "upstream", "sign", "factor", "transpose", "broadcast", "axis",
@@ -106,7 +107,8 @@ def agrees(x: Any, y: Any) -> bool:
 def evaluate(graph: Graph, values: dict[str, Any], overrides: dict[int, Any]) -> list[Any]:
     """Every node of the answer's graph, its inputs the forward pass's values; a node in
     `overrides` takes that value instead (the right gradient, for the step analysis). A math
-    error (log of a negative number) makes the node, and what reads it, None."""
+    error that raises (a shape that does not fit) makes the node, and what reads it, None; a
+    value that is not finite is kept (finite_or_none judges the gradients)."""
     import numpy as np
 
     out: list[Any] = []
@@ -128,14 +130,33 @@ def evaluate(graph: Graph, values: dict[str, Any], overrides: dict[int, Any]) ->
                 if not op.elementwise:  # (sum, @, reshape and the rest take arrays)
                     xs = [np.asarray(x, dtype=np.float64) for x in xs]
                 try:
-                    value = op.forward(xs, graph.params.get(node, ()))
+                    value = _forward(op, xs, graph.params.get(node, ()))
                 except (ValueError, ZeroDivisionError, OverflowError, ShapeError, TypeError,
                         IndexError):  # (a right gradient in place of a wrong one may not fit)
                     out.append(None)
                     continue
-                finite = np.isfinite(value).all()
-                out.append(value if finite else None)
+                out.append(value)
     return out
+
+
+def _forward(op: Any, xs: list[Any], params: tuple[int, ...]) -> Any:
+    """The op's value; where math refuses on numbers (log(0)), NumPy's inf or NaN, as the
+    engines' rules give it (a branch of where that is not taken drops it)."""
+    try:
+        return op.forward(xs, params)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        if not op.elementwise or any(getattr(x, "ndim", 0) for x in xs):
+            raise
+        return apply(op, xs)
+
+
+def finite_or_none(value: Any) -> Any:
+    """A node's value where every element is a finite number, else None (a math error). Only
+    the gradients are judged: a NaN inside an expression may be dropped by it, as a branch of
+    where that is not taken (pow's rule at a zero base)."""
+    import numpy as np
+
+    return value if value is not None and np.isfinite(value).all() else None
 
 
 def check_shapes(graph: Graph, values: dict[str, Any]) -> None:
@@ -167,7 +188,7 @@ def grade(answers: Any, trace: Trace, points: float = 1.0) -> Grade:
     for gradient in answers.gradients:
         node = answers.final_node(gradient)
         steps = [s for s in answers.steps if s.gradient == gradient]
-        given, expected = mine[node], right[gradient]
+        given, expected = finite_or_none(mine[node]), right[gradient]
         row = GradeRow(gradient, gradient[1:], given, expected, agrees(given, expected),
                        rel_error(given, expected) if given is not None else math.inf,
                        steps[-1].line, steps[-1].column)
@@ -178,7 +199,7 @@ def grade(answers: Any, trace: Trace, points: float = 1.0) -> Grade:
         if given is None:
             row.error = "a math error in this expression (not a finite number)"
         others = {s.node: right[s.gradient] for s in answers.steps if s.gradient != gradient}
-        alone = evaluate(agraph, values, others)[node]  # with right inputs
+        alone = finite_or_none(evaluate(agraph, values, others)[node])  # with right inputs
         read = [g for s in steps for g in s.reads if g != gradient]
         if alone is not None and agrees(alone, expected):
             row.diagnosis = "follows"

@@ -327,7 +327,6 @@ def user_composites(graph: Graph) -> list[str]:
     return [name for name, op in graph.custom_ops.items() if isinstance(op, CompositeOp)]
 
 
-
 def inline(graph: Graph, want: set[str], definition: Callable[[Graph, str], Definition],
            ) -> Graph:
     """The graph with every gate whose op is in `want` replaced by its body, nested composites

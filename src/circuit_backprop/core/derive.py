@@ -52,7 +52,8 @@ def gradients_sent(graph: Graph, shapes: Sequence[Shape], depends: Sequence[int]
             if text is None or not depends[i]:
                 continue  # an input that takes no gradient, or a constant wire
             expression = written(rules.compiled(text), env, constants)
-            if op.elementwise and shapes[i] != shapes[node]:
+            if op.elementwise and op.body is None and shapes[i] != shapes[node]:
+                # (a def's rule comes from its body's backward pass: summed back already)
                 expression = summed_back(expression, shapes[i], shapes[node], env[op.inputs[k]])
             receives[i] = 1
             yield node, i, expression
@@ -75,7 +76,7 @@ def summed_back(expression: Written, shape: Shape, gate_shape: Shape,
     axes = broadcast_axes(shape, gate_shape)
     if not shape:
         return f"sum({expression[0]})", notation.ATOM
-    if axes == tuple(range(len(axes))):  # leading axes only
+    if len(shape) + len(axes) == len(gate_shape):  # leading axes only: cs231n's sum(g, 0)
         text = expression[0]
         for _ in axes:
             text = f"sum({text}, 0)"
@@ -163,9 +164,7 @@ def local_formula(op: Op, k: int, labels: Sequence[str], out: str,
     rule with dout = 1 (`dout * b` is `z` for f = q * z; sigmoid's `f * (1 - f)`). A def shows
     where its gradient comes from (its rule written out can be long)."""
     if op.body is not None:
-        body = op.body.d
-        text = body.text if len(body.text) <= 40 else body.text[:39] + "…"
-        return f"∂/∂{body.params[k]} of {text}"
+        return f"∂/∂{op.body.d.params[k]} of {_def_text(op)}"
     text = rules.rule_text(op, k)
     if text is None:
         return "none: this input takes no gradient"
@@ -175,11 +174,19 @@ def local_formula(op: Op, k: int, labels: Sequence[str], out: str,
     return written(rules.compiled(text), env, {**(constants or {}), "dout": 1.0})[0]
 
 
+def _def_text(op: Op, limit: int = 40) -> str:
+    text = op.body.d.text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def vjp_formula(op: Op, k: int, labels: Sequence[str], out: str, upstream: str,
                 shapes: Sequence[Shape], params: Sequence[int],
                 constants: dict[str, Any] | None = None) -> str:
     """Any op's gradient on wire k as a formula: its rule with the gate's labels and `upstream`
-    (∂f/∂gate) in place of dout: matmul's `∂f/∂D @ transpose(X)`."""
+    (∂f/∂gate) in place of dout: matmul's `∂f/∂D @ transpose(X)`. A def says where its
+    gradient comes from (its rule written out can be long, or too long to write)."""
+    if op.body is not None:
+        return f"{upstream} back through {_def_text(op)}, to {op.body.d.params[k]}"
     text = rules.rule_text(op, k, shapes, tuple(params))
     if text is None:
         return "none: this input takes no gradient"

@@ -353,15 +353,20 @@ _NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_]+")
 MADE_NAME_LIMIT = 16  # characters of a gate's source text kept in the name made for it
 
 
-def made_name(graph: Graph, node: int, taken: set[str]) -> str:
+def made_name(graph: Graph, node: int, taken: set[str], counts: dict[str, int]) -> str:
     """A valid, readable name for an unnamed gate, from its source text: `2*y` is `_2y`,
-    `exp(-dot)` is `_expdot`; a name already taken gets `_2`, `_3`, ... (it joins `taken`)."""
+    `exp(-dot)` is `_expdot`; one already taken, or whose gradient's name `d_2y` is, gets
+    `_2`, `_3`, ... (it joins `taken`; `counts` remembers each stem's last number, so that a
+    thousand gates `x*y` cost a thousand steps, not half a million)."""
     stem = "_" + _NOT_IN_A_NAME.sub("", graph.source(node))[:MADE_NAME_LIMIT]
     if stem == "_":
         stem = f"_gate{node}"
-    name, k = stem, 2
-    while name in taken:
-        name, k = f"{stem}_{k}", k + 1
+    k = counts.get(stem, 1)
+    name = stem if k == 1 else f"{stem}_{k}"
+    while name in taken or "d" + name in taken:
+        k += 1
+        name = f"{stem}_{k}"
+    counts[stem] = k
     taken.add(name)
     return name
 
@@ -371,9 +376,10 @@ def readable_names(graph: Graph) -> dict[int, str]:
     Where a person reads or writes a gate (circuit grad, circuit grade), this names it."""
     names = {node: name for node, name in enumerate(graph.names) if name is not None}
     taken = set(names.values())
+    counts: dict[str, int] = {}
     for node in range(len(graph)):
         if node not in names and graph.is_gate(node):
-            names[node] = made_name(graph, node, taken)
+            names[node] = made_name(graph, node, taken, counts)
     return names
 
 

@@ -219,12 +219,6 @@ def _pow_domain(a: float, b: float) -> str | None:
     return None
 
 
-
-
-
-
-
-
 def _pow_grad_domain(k: int, a: float, b: float) -> str | None:
     if k == 1 and a < 0:
         return "∂(a^b)/∂b = a^b·ln(a) needs a > 0"
@@ -235,20 +229,12 @@ def _tie(a: float, b: float) -> str | None:
     return "tie: gradient split 0.5/0.5 (as PyTorch)" if a == b else None
 
 
-
-
 # numpy versions (np is passed in, so that importing this module never imports numpy)
 
 
 def _vec_sigmoid(np: Any, a: Any) -> Any:
     e = np.exp(-np.abs(a))  # never overflows
     return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-
-
-
-
 
 
 ANYWHERE = (-5.0, 5.0)  # a sample range for an input the op accepts everywhere
@@ -458,10 +444,6 @@ def _matmul_shape(a: Shape, b: Shape, p: Params) -> Shape:
     return a[:-1] + b[1:]
 
 
-
-
-
-
 def _reduced_shape(what: str) -> Callable[[Shape, Params], Shape]:
     def rule(a: Shape, p: Params) -> Shape:
         if not p:
@@ -473,12 +455,6 @@ def _reduced_shape(what: str) -> Callable[[Shape, Params], Shape]:
 
 def _axis(p: Params) -> int | None:
     return p[0] if p else None
-
-
-
-
-
-
 
 
 def _transpose_shape(a: Shape, p: Params) -> Shape:
@@ -513,8 +489,6 @@ def _softmax(x: Any, p: Params = ()) -> Any:
     np = _np()
     e = np.exp(x - x.max(axis=-1, keepdims=True))  # never overflows
     return e / e.sum(axis=-1, keepdims=True)
-
-
 
 
 def _logsumexp(x: Any, p: Params = ()) -> Any:
@@ -553,8 +527,6 @@ def _cross_entropy(logits: Any, labels: Any, p: Params = ()) -> Any:
     return np.asarray((_logsumexp(rows) - picked).mean())
 
 
-
-
 def _index_shape(a: Shape, p: Params) -> Shape:
     if not p:
         raise ShapeError("an index needs at least one integer")
@@ -565,8 +537,6 @@ def _index_shape(a: Shape, p: Params) -> Shape:
             raise ShapeError(f"index {i} is out of range for axis {axis} of shape {show(a)} "
                              f"(size {a[axis]})")
     return a[len(p) :]
-
-
 
 
 # --- gradient rules that depend on a gate's shapes or integer arguments -------------------------
@@ -655,7 +625,7 @@ def _reshape_as_shape(a: Shape, b: Shape, p: Params) -> Shape:
 def _one_hot(labels: Any, p: Params) -> Any:
     np = _np()
     classes = p[0]
-    flat = np.atleast_1d(labels)
+    flat = np.ravel(labels)
     bad = np.flatnonzero((flat != np.floor(flat)) | (flat < 0) | (flat >= classes))
     if len(bad):
         raise ValueError(f"one_hot: {flat[bad[0]]:g} is not a class: classes are integers "
@@ -663,6 +633,15 @@ def _one_hot(labels: Any, p: Params) -> Any:
     hot = np.zeros((*np.shape(labels), classes))  # (no np.eye: C × C for C classes)
     np.put_along_axis(hot, np.asarray(labels).astype(np.int64)[..., None], 1.0, axis=-1)
     return hot
+
+
+ONE_HOT_LIMIT = 2**24  # classes: a one_hot wider than this is refused before it is made
+
+
+def _one_hot_shape(a: Shape, p: Params) -> Shape:
+    if not 1 <= p[0] <= ONE_HOT_LIMIT:
+        raise ShapeError(f"one_hot: the number of classes is 1 to {ONE_HOT_LIMIT:,}, got {p[0]}")
+    return (*a, p[0])
 
 
 def _scatter_shape(g: Shape, like: Shape, p: Params) -> Shape:
@@ -714,7 +693,7 @@ def _rule_ops() -> list[Op]:
              array_cases=((((3, 4), (2, 6)), ()), (((1,), ()), ()), (((6,), (3, 2)), ())),
              torch=lambda t, a, b, p: a.reshape_as(b), torch_text="{a}.reshape_as({b})"),
         gate(name="one_hot", symbol="one-hot", arity=1, text="one_hot({a}{p})", call="one_hot",
-             params=(1, 1), value=_one_hot, shape=lambda a, p: (*a, p[0]), grad=(None,),
+             params=(1, 1), value=_one_hot, shape=_one_hot_shape, grad=(None,),
              array_cases=((((4,),), (3,)), (((),), (5,)), (((2, 3),), (4,))),
              torch=lambda t, a, p: t.nn.functional.one_hot(a.long(), p[0]).double(),
              torch_text="torch.nn.functional.one_hot({a}.long(), {dims}).double()"),

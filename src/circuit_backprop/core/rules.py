@@ -8,8 +8,10 @@ shapes or integer arguments (a sum along axis 1) is a function that writes that 
 
 Rules are parsed by the language's own parser, like any program. The parser lives in lang/,
 which imports core/, so core cannot import it: lang/parse.py hands its `parse` function to
-`use_parser` when it is imported (importing any part of the package imports it first), and
-rules are compiled on first use, once per distinct text.
+`use_parser` when it is imported. Every graph a user has comes from it (Circuit, the command
+line), so it has run by the time a rule is needed; code that builds a graph by hand imports
+circuit_backprop.lang.parse first (tests/conftest.py does), or gets an error that says so.
+Rules are compiled on first use, once per distinct text.
 
 `evaluate` runs a compiled rule with NumPy semantics: every value is a float64 array, and a
 value that is not finite (a branch of `where` not taken, such as 0^-1 in pow's rule) is no error
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 _parse: Callable[[str], Graph] | None = None
 _compiled: dict[str, Graph] = {}
+COMPILED_LIMIT = 4096  # rule texts kept compiled; past that the cache starts again
 
 
 def use_parser(parse: Callable[[str], Graph]) -> None:
@@ -50,6 +53,8 @@ def compiled(text: str) -> Graph:
     """The rule's graph: its inputs are the names it reads (a, b, out, dout, ...)."""
     graph = _compiled.get(text)
     if graph is None:
+        if len(_compiled) >= COMPILED_LIMIT:  # (a long session's many defs and shapes)
+            _compiled.clear()
         if _parse is None:
             raise RuntimeError("no parser for gradient rules: import "
                                "circuit_backprop.lang.parse first")
@@ -203,8 +208,9 @@ def reads_values(op: Op) -> bool:
     gates whose rules do not (+, −, negation, identity) keep nothing for the backward pass."""
     if op.body is not None:
         return True
-    for k in range(op.arity):
-        text = rule_text(op, k) if isinstance(op.grad[k], str) else "a"
-        if text is not None and set(compiled(text).inputs) - {"dout"}:
-            return True
+    for rule in op.grad:
+        if rule is None:
+            continue  # (no gradient: nothing kept for it)
+        if not isinstance(rule, str) or set(compiled(rule).inputs) - {"dout"}:
+            return True  # (a rule written per shape: taken to read values)
     return False

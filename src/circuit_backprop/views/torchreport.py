@@ -319,8 +319,6 @@ def after_view(result: TorchRun,
     return shown
 
 
-
-
 def failure(result: TorchRun) -> TorchDisagrees | None:
     """The error (exit 1) when torch disagrees with the engine, or None."""
     if result.check is not None and not result.check.ok:
