@@ -15,10 +15,9 @@ from circuit_backprop.core.ops import Op
 ATOM = 6  # a name, a number, a call, x[i]: never needs parentheses
 POWER = 5
 UNARY = 4
-INFIX = {"add": 2, "sub": 2, "mul": 3, "div": 3, "matmul": 3,
-         "gt": 1, "lt": 1, "ge": 1, "le": 1, "eq": 1, "ne": 1, "pow": POWER}
-SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "^",
-           "gt": ">", "lt": "<", "ge": ">=", "le": "<=", "eq": "==", "ne": "!="}
+LEVELS = {"^": POWER, "*": 3, "/": 3, "@": 3, "+": 2, "-": 2,
+          ">": 1, "<": 1, ">=": 1, "<=": 1, "==": 1, "!=": 1}
+"""The grammar's level of each infix operator an op's `text` may be written with."""
 
 Written = tuple[str, int]  # an expression's text and its precedence
 
@@ -41,26 +40,38 @@ def array(value: object) -> Written:
     return flat[0], ATOM
 
 
+def infix_level(op: Op) -> int | None:
+    """The level of an op written `{a} SYMBOL {b}` (its registry `text`), else None."""
+    parts = op.text.split(" ")
+    if len(parts) == 3 and parts[0] == "{a}" and parts[2] == "{b}" and parts[1] in LEVELS:
+        return LEVELS[parts[1]]
+    return None
+
+
 def write(op: Op, operands: Sequence[Written], params: Sequence[int] = ()) -> Written:
-    """The op applied to its operands' text, parenthesised where the grammar needs it."""
+    """The op applied to its operands' text, as its registry `text` writes it, parenthesised
+    where the grammar needs it: infix (`{a} * {b}`), prefix (`-{a}`), indexing (`{a}[{dims}]`),
+    the identity (`{a}`), or a call (`sum({a}{p})`, `where({cond}, {a}, {b})`)."""
     def wrapped(operand: Written, least: int) -> str:
         text, precedence = operand
         return text if precedence >= least else f"({text})"
 
-    name = op.name
-    if name in INFIX:
-        p = INFIX[name]
+    template = op.text
+    level = infix_level(op)
+    if level is not None:
         a, b = operands
-        if name == "pow":  # right-associative: 2^3^2 = 2^(3^2); -x^2 = -(x^2)
-            return f"{wrapped(a, ATOM)} ^ {wrapped(b, UNARY)}", p
-        left, right = (p + 1, p + 1) if p == 1 else (p, p + 1)  # comparisons do not chain
-        return f"{wrapped(a, left)} {SYMBOLS[name]} {wrapped(b, right)}", p
-    if name == "neg":
-        return f"-{wrapped(operands[0], UNARY)}", UNARY
-    if name == "index":
-        return f"{wrapped(operands[0], ATOM)}[{', '.join(map(str, params))}]", ATOM
-    if name == "id":
+        symbol = template.split(" ")[1]
+        if level == POWER:  # right-associative: 2^3^2 = 2^(3^2); -x^2 = -(x^2)
+            return f"{wrapped(a, ATOM)} {symbol} {wrapped(b, UNARY)}", level
+        left, right = (level + 1, level + 1) if level == 1 else (level, level + 1)  # no chains
+        return f"{wrapped(a, left)} {symbol} {wrapped(b, right)}", level
+    if template == "{a}":
         return operands[0]
-    call = op.call or name
-    args = [text for text, _ in operands] + [str(p) for p in params]
-    return f"{call}({', '.join(args)})", ATOM
+    if template == "-{a}":
+        return f"-{wrapped(operands[0], UNARY)}", UNARY
+    if template == "{a}[{dims}]":
+        return op.fill(template, [wrapped(operands[0], ATOM)], params), ATOM
+    texts = [text for text, _ in operands]
+    if "{" not in template:  # a def: its text is its signature
+        return f"{op.call or op.name}({', '.join(texts + [str(p) for p in params])})", ATOM
+    return op.fill(template, texts, params), ATOM

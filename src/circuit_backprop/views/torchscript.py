@@ -50,8 +50,8 @@ def _shape(op: Op) -> tuple[int, list[int]]:
         return ATOM, [ATOM]
     if template == "-{a}":
         return notation.UNARY, [notation.UNARY]
-    p = notation.INFIX.get(op.name)
-    if p is not None and template == op.text and op.name != "pow":
+    p = notation.infix_level(op)
+    if p is not None and template == op.text and p != notation.POWER:
         return p, [p, p + 1]
     return 0, [ATOM, ATOM, ATOM]  # anything else: parenthesise every operand
 

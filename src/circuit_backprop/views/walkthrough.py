@@ -22,7 +22,7 @@ from rich.text import Text
 from circuit_backprop.core import notation
 from circuit_backprop.core.arrays import show
 from circuit_backprop.core.engine import Trace, reaches_output
-from circuit_backprop.core.ops import CONST
+from circuit_backprop.core.ops import CONST, OPS
 from circuit_backprop.views.numberformat import (
     DEFAULT_FORMAT,
     FormatOrPrecision,
@@ -35,7 +35,8 @@ INLINE_LIMIT = 8  # at most this many unnamed gates are written inside one forwa
 _ATOM = notation.ATOM
 # op -> (precedence (the language's: core/notation.py), how it joins its operands in the names
 # line, ... in the numbers line)
-_INFIX = {name: (notation.INFIX[name], by_name, by_number) for name, by_name, by_number in (
+_INFIX = {name: (notation.infix_level(OPS[name]), by_name, by_number)
+          for name, by_name, by_number in (
     ("add", " + ", " + "), ("sub", " - ", " - "), ("mul", "*", "·"), ("div", "/", " / "),
     ("pow", "^", "^"))}
 _PREFIX_PRECEDENCE = notation.UNARY  # unary minus
