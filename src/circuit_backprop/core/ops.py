@@ -132,6 +132,7 @@ class Op:
     # wires, and reach `value`, the rules and `torch` as one tuple after the arrays.
     shape: Callable[..., tuple[int, ...]] | None = None
     params: tuple[int, int] = (0, 0)
+    param_names: tuple[str, ...] = ()  # how messages name them: ("axis",), ("d1", "...")
     # Where to test an array op (tests/test_tensor_ops.py): input shapes and integer arguments
     array_cases: tuple[tuple[tuple[tuple[int, ...], ...], Params], ...] = ()
     labels: tuple[int, ...] = ()  # inputs that are class labels (cross_entropy's): --random
@@ -145,6 +146,9 @@ class Op:
         if len(self.grad) != self.arity or len(self.inputs) != self.arity:
             raise TypeError(f"op {self.name}: give one gradient rule (or None) and one name per "
                             "input")
+        if self.params[1] and not self.param_names:
+            names = ("axis",) if self.params[1] == 1 else ("d1", "...")
+            object.__setattr__(self, "param_names", names)
         if self.arithmetic:
             if self.numpy is not None and getattr(self.numpy, "same_as", None) is None:
                 raise TypeError(f"op {self.name}: arithmetic=True derives `numpy` from `value`: "
@@ -693,12 +697,14 @@ def _rule_ops() -> list[Op]:
              array_cases=((((3, 4), (2, 6)), ()), (((1,), ()), ()), (((6,), (3, 2)), ())),
              torch=lambda t, a, b, p: a.reshape_as(b), torch_text="{a}.reshape_as({b})"),
         gate(name="one_hot", symbol="one-hot", arity=1, text="one_hot({a}{p})", call="one_hot",
-             params=(1, 1), value=_one_hot, shape=_one_hot_shape, grad=(None,),
+             params=(1, 1), param_names=("classes",), value=_one_hot, shape=_one_hot_shape,
+             grad=(None,),
              array_cases=((((4,),), (3,)), (((),), (5,)), (((2, 3),), (4,))),
              torch=lambda t, a, p: t.nn.functional.one_hot(a.long(), p[0]).double(),
              torch_text="torch.nn.functional.one_hot({a}.long(), {dims}).double()"),
         gate(name="scatter", symbol="scatter", arity=2, text="scatter({a}, {b}{p})",
-             call="scatter", params=(1, 32), value=_scatter, shape=_scatter_shape,
+             call="scatter", params=(1, 32), param_names=("i", "..."), value=_scatter,
+             shape=_scatter_shape,
              grad=(lambda s, p: f"dout[{_ints(p)}]", None),
              array_cases=((((4,), (3, 4)), (1,)), (((), (3, 4)), (2, -1))),
              torch=lambda t, g, like, p: t.zeros_like(like).index_put(

@@ -493,9 +493,8 @@ class _Builder:
         """`ln(x)`: say so, suggest the closest function, and list those there are."""
         defined = self.defs.defs
         details = _suggest_function(name, [*FUNCTIONS, *defined])
-        letters = "abcdefghijklmnopqrstuvwxyz"
         details.append("functions: " + ", ".join(
-            _signature(call, [*letters[: op.arity], *_param_names(op)])
+            _signature(call, [*op.inputs, *_param_names(op)])
             for call, op in sorted(FUNCTIONS.items())))
         if defined:
             details.append("defs in this program: " + ", ".join(
@@ -557,9 +556,9 @@ def _suggest_function(word: str, names: list[str]) -> list[str]:
 
 
 def usage_of(op: Any) -> str:
-    """How a function is called: sum(a), sum(a, axis); reshape(a, d1, ...)."""
+    """How a function is called: sum(a), sum(a, axis); reshape(a, d1, ...); one_hot(a, classes)."""
     least, most = op.params
-    extra = {0: "", 1: ", axis"}.get(most, ", d1, ...")
+    extra = "".join(f", {name}" for name in op.param_names)
     text = op.fill(op.text, op.inputs, extra if least else "", "i")
     if least < most <= 1:
         text += f" or {op.fill(op.text, op.inputs, extra, 'i')}"
@@ -569,11 +568,9 @@ def usage_of(op: Any) -> str:
 def _param_names(op: Any) -> list[str]:
     """An op's integer arguments, as the list of functions shows them: [axis], d1, ..."""
     least, most = op.params
-    if most == 0:
-        return []
-    if most == 1:
-        return ["axis" if least else "[axis]"]
-    return ["d1", "..."]
+    if most == 1 and not least:
+        return [f"[{name}]" for name in op.param_names]  # optional
+    return list(op.param_names)
 
 
 def _count_of_arguments(arity: int, least: int, most: int) -> str:
