@@ -16,17 +16,21 @@ from __future__ import annotations
 import math
 from array import array
 
+from circuit_backprop.core.failures import (
+    gradient_error,
+    gradient_overflow,
+    value_error,
+    why_no_gradient,
+)
 from circuit_backprop.core.graph import Graph
-from circuit_backprop.core.ops import CONST, INPUT, Op, downstream
+from circuit_backprop.core.ops import CONST, INPUT, downstream
 from circuit_backprop.core.rules import float_local, local_gradient
 from circuit_backprop.core.trace import (  # importable from here too
     LocalGradients,
     Trace,
     depends_on,
-    failure_of,
     reaches_output,
 )
-from circuit_backprop.errors import EvalError
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
@@ -51,9 +55,9 @@ def forward(graph: Graph, inputs: dict[str, float]) -> Trace:
         try:
             value = op.value(*xs)
         except _MATH_ERRORS as exc:
-            raise _value_error(graph, node, xs, exc) from None
+            raise value_error(graph, node, xs, exc) from None
         if not math.isfinite(value):
-            raise _value_error(graph, node, xs, None)
+            raise value_error(graph, node, xs, None, ())
         values[node] = value
     return Trace(graph, values, depends_on(graph))
 
@@ -93,15 +97,15 @@ def backward(trace: Trace) -> Trace:
                 if d is None:
                     continue  # an input that takes no gradient
                 if not math.isfinite(d):
-                    raise ValueError(_why_no_gradient(op, k, xs))
+                    raise ValueError(why_no_gradient(op, k, xs))
             except _MATH_ERRORS as exc:
                 if reaches[node]:
-                    raise _gradient_error(graph, node, k, xs, exc) from None
+                    raise gradient_error(graph, node, xs, _message(exc), k) from None
                 continue  # a dead gate's gradient is never needed
             columns[k][node] = d
             grads[i] += downstream(up, d)
             if not math.isfinite(grads[i]):
-                raise _gradient_overflow(graph, node, k, xs)
+                raise gradient_overflow(graph, node, k, xs)
     trace.grads = grads
     trace.local = local
     return trace
@@ -134,46 +138,8 @@ def uses_arrays(graph: Graph, inputs: dict[str, float]) -> bool:
                                    for v in inputs.values())
 
 
-def _value_error(graph: Graph, node: int, xs: list[float], exc: Exception | None) -> EvalError:
-    op = graph.op(node)
-    reason = op.domain(*xs) if op.domain else None
-    if reason is None:
-        if isinstance(exc, ZeroDivisionError):
-            reason = "division by zero"
-        elif isinstance(exc, OverflowError) or exc is None:
-            reason = "overflow: the result is too large for float64"
-        else:
-            reason = f"{op.name} is not defined here"
-    return EvalError(f"{op.name} gate: {reason}", failure_of(graph, node, xs))
-
-
-def _why_no_gradient(op: Op, k: int, xs: list[float]) -> str:
-    """Why the gradient for input k is not a finite number: the op's note, or in general."""
-    reason = op.grad_domain(k, *xs) if op.grad_domain else None
-    return reason or "the local gradient is not finite"
-
-
-def _gradient_overflow(graph: Graph, node: int, k: int, xs: list[float]) -> EvalError:
-    op = graph.op(node)
-    wire = graph.label(graph.args[node][k])
-    return EvalError(
-        f"{op.name} gate: the gradient sent to {wire} overflows float64 "
-        f"(upstream × local is too large)",
-        failure_of(graph, node, xs),
-    )
-
-
-def _gradient_error(
-    graph: Graph, node: int, k: int, xs: list[float], exc: Exception
-) -> EvalError:
-    op = graph.op(node)
-    reason = str(exc) if isinstance(exc, ValueError) and str(exc) != "math domain error" else (
-        "the local gradient is not finite"
-    )
-    wire = graph.label(graph.args[node][k]) if graph.names[graph.args[node][k]] else f"input {k+1}"
-    return EvalError(
-        f"{op.name} gate: no gradient with respect to {wire}: {reason}", failure_of(graph, node, xs)
-    )
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ValueError) else ""
 
 
 def output_with(trace: Trace, node: int, value: float) -> tuple[float | None, list[int]]:

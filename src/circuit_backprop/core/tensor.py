@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 
 from circuit_backprop.core.arrays import ShapeError, first_bad_element, show
+from circuit_backprop.core.failures import NOT_FINITE, gradient_error, value_error
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, Op, downstream, sum_to_input
 from circuit_backprop.core.rules import local_gradient, vjp
 from circuit_backprop.core.shapes import infer
-from circuit_backprop.core.trace import Trace, depends_on, failure_of, reaches_output
+from circuit_backprop.core.trace import Trace, depends_on, reaches_output
 from circuit_backprop.errors import (
-    EvalError,
     SourceError,
     SourcePosition,
     UsageError,
@@ -101,10 +101,10 @@ def forward(graph: Graph, inputs: Mapping[str, Any]) -> TensorTrace:
             try:
                 value = np.asarray(op.forward(xs, params.get(node, ())), dtype=np.float64)
             except _MATH_ERRORS as exc:
-                raise _value_error(graph, node, op, xs, exc, None) from None
+                raise value_error(graph, node, xs, exc) from None
             bad = first_bad_element(value)
             if bad is not None:
-                raise _value_error(graph, node, op, xs, None, bad)
+                raise value_error(graph, node, xs, None, bad)
             values[node] = value
     return TensorTrace(graph, values, depends_on(graph), shapes=shapes)
 
@@ -165,11 +165,10 @@ def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, need
                     continue
                 d = np.asarray(d, dtype=np.float64)
             except _MATH_ERRORS as exc:
-                raise _gradient_error(graph, node, op, xs, str(exc), None, k) from None
+                raise gradient_error(graph, node, xs, str(exc), k) from None
             if first_bad_element(d) is not None:
                 bad = first_bad_element(np.broadcast_to(d, out.shape))
-                raise _gradient_error(graph, node, op, xs, "the local gradient is not finite",
-                                      bad, k)
+                raise gradient_error(graph, node, xs, NOT_FINITE, k, bad)
             kept.append(d)  # (a local that is one number, such as +'s 1, stays one: it broadcasts)
         # (a local of exactly 1, as +'s, passes the upstream gradient on as it is: no copy)
         sent = tuple(None if d is None else
@@ -182,11 +181,11 @@ def _vjp(graph: Graph, node: int, op: Op, up: Any, xs: list[Any], out: Any, need
         try:
             sent = vjp(op, up, xs, out, needs, params)
         except _MATH_ERRORS as exc:
-            raise _gradient_error(graph, node, op, xs, str(exc), None) from None
+            raise gradient_error(graph, node, xs, str(exc)) from None
         local_out = tuple(None for _ in xs)
     for k, d in enumerate(sent):
         if d is not None and first_bad_element(d) is not None:
-            raise _gradient_error(graph, node, op, xs, "the gradient overflows float64", None, k)
+            raise gradient_error(graph, node, xs, "the gradient overflows float64", k)
     return local_out, tuple(None if d is None else np.asarray(d, dtype=np.float64) for d in sent)
 
 
@@ -199,50 +198,6 @@ def _spans_inputs(out: Any, xs: list[Any]) -> bool:
         return np.broadcast_shapes(out.shape, *(x.shape for x in xs)) == out.shape
     except ValueError:
         return False
-
-
-def _index(index: tuple[int, ...]) -> str:
-    return f"[{', '.join(map(str, index))}]"
-
-
-def _value_error(graph: Graph, node: int, op: Op, xs: list[Any], exc: Exception | None,
-                 bad: tuple[int, ...] | None) -> EvalError:
-    """Why a gate has no value: at which element, and with which input values there."""
-    reason = None
-    where = ""
-    if bad is not None:
-        where = f" at element {_index(bad)}" if bad else ""
-        if op.elementwise and op.domain is not None:
-            shape = np.broadcast_shapes(*(x.shape for x in xs))
-            elements = [float(np.broadcast_to(x, shape)[bad]) for x in xs]
-            reason = op.domain(*elements)
-            if reason:
-                where += " (" + ", ".join(f"{e:g}" for e in elements) + ")"
-    elif exc is not None and op.domain is not None and all(x.ndim == 0 for x in xs):
-        reason = op.domain(*(float(x) for x in xs))
-    if reason is None:
-        if isinstance(exc, ZeroDivisionError):
-            reason = "division by zero"
-        elif isinstance(exc, ValueError) and str(exc) and str(exc) != "math domain error":
-            reason = str(exc)
-        elif isinstance(exc, OverflowError) or exc is None:
-            reason = "overflow: the result is too large for float64"
-        else:
-            reason = f"{op.name} is not defined here"
-    return EvalError(f"{op.name} gate: {reason}{where}", failure_of(graph, node, xs))
-
-
-def _gradient_error(graph: Graph, node: int, op: Op, xs: list[Any], reason: str,
-                    bad: tuple[int, ...] | None, k: int | None = None) -> EvalError:
-    if reason == "math domain error":
-        reason = "the local gradient is not finite"
-    wire = ""
-    if k is not None:
-        i = graph.args[node][k]
-        wire = f" with respect to {graph.label(i) if graph.names[i] else f'input {k + 1}'}"
-    where = f" at element {_index(bad)}" if bad else ""
-    return EvalError(f"{op.name} gate: no gradient{wire}{where}: {reason}",
-                     failure_of(graph, node, xs))
 
 
 def output_with(trace: TensorTrace, node: int, value: Any) -> tuple[Any | None, list[int]]:
