@@ -31,6 +31,7 @@ from circuit_backprop.core.trace import (  # importable from here too
     depends_on,
     reaches_output,
 )
+from circuit_backprop.errors import EvalError  # noqa: F401 (the error it raises; importable here)
 
 _MATH_ERRORS = (ValueError, ZeroDivisionError, OverflowError)
 
