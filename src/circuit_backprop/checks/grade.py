@@ -120,7 +120,7 @@ def evaluate(graph: Graph, values: dict[str, Any], overrides: dict[int, Any]) ->
             elif kind == INPUT:
                 out.append(values[input_of[node]])
             elif kind == CONST:
-                out.append(graph.arrays.get(node, graph.consts[node]))
+                out.append(graph.constant(node))
             else:
                 xs = [out[i] for i in args]
                 if any(x is None for x in xs):

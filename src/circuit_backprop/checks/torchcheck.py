@@ -81,7 +81,7 @@ def build(torch: ModuleType, trace: Trace, leaves: set[int], retain: bool) -> li
         if kind == INPUT:
             t = torch.tensor(trace.values[node], dtype=f64, requires_grad=node in leaves)
         elif kind == CONST:
-            t = torch.tensor(graph.arrays.get(node, graph.consts[node]), dtype=f64)
+            t = torch.tensor(graph.constant(node), dtype=f64)
         else:
             inputs = [tensors[i] for i in graph.args[node]]
             t = graph.op(node).torch_forward(torch, inputs, params.get(node, ()))

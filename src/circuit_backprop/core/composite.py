@@ -162,7 +162,7 @@ class _Body:
                 vals.append(tensors[index[node]])
             elif kind == CONST:
                 dtype = like.dtype if like is not None else t.float64
-                vals.append(t.tensor(body.arrays.get(node, body.consts[node]), dtype=dtype))
+                vals.append(t.tensor(body.constant(node), dtype=dtype))
             else:
                 vals.append(body.op(node).torch_forward(t, [vals[i] for i in body.args[node]],
                                                         body.params.get(node, ())))
@@ -220,7 +220,6 @@ def composite_rule(definition: Definition, k: int, shapes: Sequence[tuple[int, .
     `-(dout * (-1 / ((1 + exp(-a)) * (1 + exp(-a)))) * exp(-a))`."""
     from circuit_backprop.core import notation
     from circuit_backprop.core.derive import (
-        constant,
         constant_text,
         gradients_sent,
     )
@@ -241,7 +240,7 @@ def composite_rule(definition: Definition, k: int, shapes: Sequence[tuple[int, .
         elif kind == INPUT:
             text.append((param_of[node], notation.ATOM))
         elif kind == CONST:
-            text.append(constant_text(constant(body, node)))
+            text.append(constant_text(body.constant(node)))
         else:
             text.append(notation.write(body.op(node), [text[i] for i in body.args[node]],
                                        body.params.get(node, ())))

@@ -20,7 +20,6 @@ from circuit_backprop.core import notation, rules
 from circuit_backprop.core.arrays import Shape, broadcast_axes
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, Op
-from circuit_backprop.errors import UsageError
 
 Written = notation.Written
 
@@ -37,15 +36,13 @@ def gradients_sent(graph: Graph, shapes: Sequence[Shape], depends: Sequence[int]
         if not (graph.is_gate(node) and depends[node] and receives[node]):
             continue  # (a gate read only by where's condition, or off the output's paths)
         op = graph.op(node)
-        if not op.grad:
-            raise UsageError(f"the {op.name} gate {graph.source(node)!r} has no gradient rule")
         args = graph.args[node]
         params = graph.params.get(node, ())
         arg_shapes = [shapes[i] for i in args]
         env = {name: value(i) for name, i in zip(op.inputs, args, strict=True)}
         env["out"] = value(node)
         env["dout"] = grad(node)
-        constants = {name: constant(graph, i) for name, i in zip(op.inputs, args, strict=True)
+        constants = {name: graph.constant(i) for name, i in zip(op.inputs, args, strict=True)
                      if graph.ops[i] == CONST}
         for k, i in enumerate(args):
             text = rules.rule_text(op, k, arg_shapes, params)
@@ -57,12 +54,6 @@ def gradients_sent(graph: Graph, shapes: Sequence[Shape], depends: Sequence[int]
                 expression = summed_back(expression, shapes[i], shapes[node], env[op.inputs[k]])
             receives[i] = 1
             yield node, i, expression
-
-
-def constant(graph: Graph, node: int) -> Any:
-    """A constant node's value: its number, or its array."""
-    array = graph.arrays.get(node)
-    return graph.consts[node] if array is None else array
 
 
 def constant_text(value: Any) -> Written:
@@ -100,7 +91,7 @@ def written(rule: Graph, env: dict[str, Written], constants: dict[str, Any] | No
                 known[node] = constants[name]
             continue
         if kind == CONST:
-            known[node] = constant(rule, node)
+            known[node] = rule.constant(node)
             text.append(constant_text(known[node]))
             continue
         op, args, params = rule.op(node), rule.args[node], rule.params.get(node, ())
@@ -154,7 +145,7 @@ def _simplified(op: Op, args: tuple[int, ...], known: dict[int, Any],
 def gate_constants(graph: Graph, node: int) -> dict[str, Any]:
     """The values of a gate's constant inputs, by the names its op's rules give them."""
     op = graph.op(node)
-    return {name: constant(graph, i) for name, i in zip(op.inputs, graph.args[node], strict=True)
+    return {name: graph.constant(i) for name, i in zip(op.inputs, graph.args[node], strict=True)
             if graph.ops[i] == CONST}
 
 
@@ -165,18 +156,7 @@ def local_formula(op: Op, k: int, labels: Sequence[str], out: str,
     where its gradient comes from (its rule written out can be long)."""
     if op.body is not None:
         return f"∂/∂{op.body.d.params[k]} of {_def_text(op)}"
-    text = rules.rule_text(op, k)
-    if text is None:
-        return "none: this input takes no gradient"
-    env = {name: (label, notation.ATOM) for name, label in zip(op.inputs, labels, strict=True)}
-    env["out"] = (out, notation.ATOM)
-    env["dout"] = ("1", notation.ATOM)
-    return written(rules.compiled(text), env, {**(constants or {}), "dout": 1.0})[0]
-
-
-def _def_text(op: Op, limit: int = 40) -> str:
-    text = op.body.d.text
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return _formula(op, k, labels, out, "1", (), (), {**(constants or {}), "dout": 1.0})
 
 
 def vjp_formula(op: Op, k: int, labels: Sequence[str], out: str, upstream: str,
@@ -187,10 +167,22 @@ def vjp_formula(op: Op, k: int, labels: Sequence[str], out: str, upstream: str,
     gradient comes from (its rule written out can be long, or too long to write)."""
     if op.body is not None:
         return f"{upstream} back through {_def_text(op)}, to {op.body.d.params[k]}"
+    return _formula(op, k, labels, out, upstream, shapes, params, constants)
+
+
+def _formula(op: Op, k: int, labels: Sequence[str], out: str, dout: str,
+             shapes: Sequence[Shape], params: Sequence[int],
+             constants: dict[str, Any] | None) -> str:
+    """The rule for wire k written with these labels for the op's names."""
     text = rules.rule_text(op, k, shapes, tuple(params))
     if text is None:
         return "none: this input takes no gradient"
     env = {name: (label, notation.ATOM) for name, label in zip(op.inputs, labels, strict=True)}
     env["out"] = (out, notation.ATOM)
-    env["dout"] = (upstream, notation.ATOM)
+    env["dout"] = (dout, notation.ATOM)
     return written(rules.compiled(text), env, constants)[0]
+
+
+def _def_text(op: Op, limit: int = 40) -> str:
+    text = op.body.d.text
+    return text if len(text) <= limit else text[: limit - 1] + "…"

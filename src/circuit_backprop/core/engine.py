@@ -24,7 +24,7 @@ from circuit_backprop.core.failures import (
 )
 from circuit_backprop.core.graph import Graph
 from circuit_backprop.core.ops import CONST, INPUT, downstream
-from circuit_backprop.core.rules import float_local, local_gradient
+from circuit_backprop.core.rules import local_gradient, scalar_local_gradient
 from circuit_backprop.core.trace import (  # importable from here too
     LocalGradients,
     Trace,
@@ -89,12 +89,8 @@ def backward(trace: Trace) -> Trace:
             if not depends[i]:
                 continue  # a constant wire: no gradient flows into it (its local stays NaN)
             try:
-                on_floats = float_local(op, k) if op.body is None else None
-                try:  # the rule on floats (math); where math refuses, NumPy's way
-                    d = (on_floats(*xs, out) if on_floats is not None
-                         else local_gradient(op, k, xs, out))
-                except _MATH_ERRORS:
-                    d = local_gradient(op, k, xs, out)
+                d = (scalar_local_gradient(op, k, xs, out) if op.body is None
+                     else local_gradient(op, k, xs, out))  # (a def: through its body)
                 if d is None:
                     continue  # an input that takes no gradient
                 if not math.isfinite(d):

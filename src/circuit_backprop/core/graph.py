@@ -278,6 +278,11 @@ class Graph:
     def op_or_none(self, kind: str) -> Op | None:
         return OPS.get(kind) or self.custom_ops.get(kind)
 
+    def constant(self, node: int) -> Any:
+        """A constant node's value: its number, or its array."""
+        array = self.arrays.get(node)
+        return self.consts[node] if array is None else array
+
     def is_gate(self, node: int) -> bool:
         return self.ops[node] not in (INPUT, CONST)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circuit_backprop.core.arrays import Shape
-from circuit_backprop.core.ops import CONST, INPUT, Op, Params
+from circuit_backprop.core.ops import CONST, INPUT, Op, Params, sum_to_input
 
 if TYPE_CHECKING:
     from circuit_backprop.core.graph import Graph
@@ -43,7 +43,7 @@ def use_parser(parse: Callable[[str], Graph]) -> None:
 def rule_text(op: Op, k: int, shapes: Sequence[Shape] = (), params: Params = ()) -> str | None:
     """The gradient rule for the op's input k as text, for a gate of these input shapes and
     integer arguments; None where that input takes no gradient."""
-    rule = op.grad[k] if k < len(op.grad) else None
+    rule = op.grad[k]
     if rule is None or isinstance(rule, str):
         return rule
     return rule(tuple(shapes), tuple(params))
@@ -84,9 +84,7 @@ def evaluate(text: str, env: Mapping[str, Any]) -> Any:
             if kind == INPUT:
                 values.append(np.asarray(env[input_of[node]], dtype=np.float64))
             elif kind == CONST:
-                array = graph.arrays.get(node)
-                values.append(np.asarray(graph.consts[node] if array is None else array,
-                                         dtype=np.float64))
+                values.append(np.asarray(graph.constant(node), dtype=np.float64))
             else:
                 values.append(apply(graph.op(node), [values[i] for i in args],
                                     graph.params.get(node, ())))
@@ -167,18 +165,21 @@ def local_gradient(op: Op, k: int, inputs: Sequence[Any], out: Any) -> Any:
     if op.body is not None:
         return op.body.local(k, inputs, out)
     if not any(getattr(x, "ndim", 0) for x in inputs):
-        local = float_local(op, k)
-        if local is None:
-            return None
-        try:
-            return float(local(*inputs, out))
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-            pass  # math refused: NumPy below gives the number, or its NaN or inf
+        return scalar_local_gradient(op, k, inputs, out)
     text = rule_text(op, k)
-    if text is None:
+    return None if text is None else evaluate(text, bind(op, inputs, out, 1.0))
+
+
+def scalar_local_gradient(op: Op, k: int, inputs: Sequence[float], out: float) -> float | None:
+    """local_gradient on floats (the reference engine calls it per wire): the rule made into a
+    function of floats (math), and NumPy's number, NaN or inf where math refuses."""
+    local = float_local(op, k)
+    if local is None:
         return None
-    gradient = evaluate(text, bind(op, inputs, out, 1.0))
-    return gradient if gradient.ndim else float(gradient)
+    try:
+        return float(local(*inputs, out))
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return float(evaluate(rule_text(op, k), bind(op, inputs, out, 1.0)))
 
 
 def vjp(op: Op, upstream: Any, inputs: Sequence[Any], out: Any,
@@ -188,8 +189,6 @@ def vjp(op: Op, upstream: Any, inputs: Sequence[Any], out: Any,
     input whose `needs` is False (a constant wire) or that takes no gradient."""
     if op.body is not None:
         return op.body.vjp(upstream, inputs, needs)
-    from circuit_backprop.core.ops import sum_to_input
-
     shapes = [tuple(getattr(x, "shape", ())) for x in inputs]
     env = bind(op, inputs, out, upstream)
     sent: list[Any | None] = []

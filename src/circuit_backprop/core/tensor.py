@@ -91,9 +91,7 @@ def forward(graph: Graph, inputs: Mapping[str, Any]) -> TensorTrace:
                 values[node] = np.asarray(inputs[input_of[node]], dtype=np.float64)
                 continue
             if kind == CONST:
-                array = graph.arrays.get(node)
-                values[node] = np.asarray(graph.consts[node] if array is None else array,
-                                          dtype=np.float64)
+                values[node] = np.asarray(graph.constant(node), dtype=np.float64)
                 continue
             args = graph.args[node]
             xs = [values[i] for i in args]

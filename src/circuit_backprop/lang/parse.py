@@ -11,7 +11,7 @@ named gate used in a later statement keeps its own span; the use has another).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any, NamedTuple
@@ -154,23 +154,14 @@ class _Builder:
     def pow(self, a: Ref, _op: Token, b: Ref) -> Ref:
         return self._binary("pow", a, b)
 
-    def gt(self, a: Ref, _op: Token, b: Ref) -> Ref:
-        return self._binary("gt", a, b)
+    def _comparison(op: str) -> Callable[..., Ref]:  # type: ignore[misc]
+        """The callback of a comparison (`a > b`: gt), a gate of that op."""
+        def callback(self: _Builder, a: Ref, _op: Token, b: Ref) -> Ref:
+            return self._binary(op, a, b)
+        return callback
 
-    def lt(self, a: Ref, _op: Token, b: Ref) -> Ref:
-        return self._binary("lt", a, b)
-
-    def ge(self, a: Ref, _op: Token, b: Ref) -> Ref:
-        return self._binary("ge", a, b)
-
-    def le(self, a: Ref, _op: Token, b: Ref) -> Ref:
-        return self._binary("le", a, b)
-
-    def eq(self, a: Ref, _op: Token, b: Ref) -> Ref:
-        return self._binary("eq", a, b)
-
-    def ne(self, a: Ref, _op: Token, b: Ref) -> Ref:
-        return self._binary("ne", a, b)
+    gt, lt, ge, le, eq, ne = map(_comparison, ("gt", "lt", "ge", "le", "eq", "ne"))
+    del _comparison
 
     def neg(self, sign: Token, a: Ref) -> Ref:
         return self._gate("neg", (a,), sign.start_pos, a.end)

@@ -12,7 +12,7 @@ The program is a valid answer file: `circuit grade FILE <(circuit grad FILE)` gr
 from __future__ import annotations
 
 from circuit_backprop.core import notation
-from circuit_backprop.core.derive import constant, constant_text, gradients_sent
+from circuit_backprop.core.derive import constant_text, gradients_sent
 from circuit_backprop.core.graph import Graph, readable_names
 from circuit_backprop.core.ops import CONST, OPS
 from circuit_backprop.core.trace import Trace
@@ -31,15 +31,11 @@ def program(trace: Trace, origin: str | None = None) -> str:
     lines = [f"# the backward pass{where}, output {names[out]}: dNAME is "
              f"∂{names[out]}/∂NAME", f"d{names[out]} = 1"]
 
-    def value(node: int) -> notation.Written:
-        if graph.ops[node] == CONST:
-            return constant_text(constant(graph, node))
-        return names[node], notation.ATOM
-
     assigned = {out}
     last_gate = None
     for gate, target, expression in gradients_sent(
-            graph, shapes, trace.depends, value, lambda node: (f"d{names[node]}", notation.ATOM)):
+            graph, shapes, trace.depends, lambda node: _value(graph, node, names),
+            lambda node: (f"d{names[node]}", notation.ATOM)):
         comment = None
         if gate != last_gate:
             comment, last_gate = _gate_comment(graph, gate, names), gate
@@ -71,7 +67,7 @@ def backward_circuit(trace: Trace, wrt: str | None = None) -> str:
     lines += _def_lines(graph)
     for name, node in graph.inputs.items():
         value = trace.values[node]
-        lines.append(f"input {name} = {_literal(value)}")
+        lines.append(f"input {name} = {constant_text(value)[0]}")
     for node in range(len(graph)):
         if graph.is_gate(node):
             operands = [_value(graph, i, names) for i in graph.args[node]]
@@ -111,12 +107,8 @@ def backward_circuit(trace: Trace, wrt: str | None = None) -> str:
 
 def _value(graph: Graph, node: int, names: dict[int, str]) -> notation.Written:
     if graph.ops[node] == CONST:
-        return constant_text(constant(graph, node))
+        return constant_text(graph.constant(node))
     return names[node], notation.ATOM
-
-
-def _literal(value: object) -> str:
-    return notation.array(value)[0] if getattr(value, "ndim", 0) else notation.number(value)[0]
 
 
 def _fresh(name: str, taken: set[str]) -> str:

@@ -69,10 +69,6 @@ def _literal(value: Any) -> str:
     return repr(float(value))
 
 
-def _constant(graph: Graph, node: int) -> Any:
-    return graph.arrays.get(node, graph.consts[node])
-
-
 Reaches = dict[str, tuple[bool, ...]]
 """A def's name -> for each parameter, whether the def's result is computed from it."""
 
@@ -119,7 +115,7 @@ def _reaches(defs: list[Any]) -> Reaches:
 
 
 def _constant_tensor(graph: Graph, node: int) -> str:
-    return f"torch.tensor({_literal(_constant(graph, node))}, dtype=torch.float64)"
+    return f"torch.tensor({_literal(graph.constant(node))}, dtype=torch.float64)"
 
 
 def _staged(graph: Graph, depends: Sequence[int], py: dict[int, str], functions: dict[str, str],
@@ -156,7 +152,7 @@ def _staged(graph: Graph, depends: Sequence[int], py: dict[int, str], functions:
         parts: list[str] = []
         for k, i in enumerate(graph.args[node]):
             if graph.ops[i] == CONST and i not in py:
-                value = _constant(graph, i)
+                value = graph.constant(i)
                 s, p = ((_literal(value), ATOM) if literal_ok and i not in graph.arrays
                         else (_constant_tensor(graph, i), ATOM))
             else:
